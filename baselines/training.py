@@ -1,0 +1,155 @@
+"""The shared training loop and estimator contract of the neural multi-label classifiers.
+
+Contract (scikit-learn-like), for every method in this package:
+
+    est.fit(X, Y, *, graph, unlabeled=None, val=None) -> est
+    est.predict_proba(X) -> float ndarray [n, |T|]
+
+X is an `addes.data.Inputs`; Y is [n, |W|] with the inexact classes S first, then the target
+classes T (the node order of `ClassGraph`); `val` is an (Inputs, Y) pair carved from the
+training side. Its target columns are Eq. 19 estimates, never true labels, so early stopping
+selects on what the method could know.
+
+The loop is plain and readable: tensors built once, a seeded permutation per epoch, Adam
+(fused: the default implementation makes the embedding update cost as much as the whole
+forward/backward pass on CPU), early stopping on validation loss, best weights restored.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from addes.data import Inputs
+from addes.graph import ClassGraph
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 64
+    max_epochs: int = 10
+    patience: int = 3
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    device: str = "cpu"
+
+
+def as_tensor(X: Inputs, device: str = "cpu") -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(X.x)).to(device)
+
+
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+
+
+Regularizer = Callable[[nn.Module, torch.Generator], torch.Tensor]
+
+
+def fit_multilabel(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    config: TrainConfig,
+    seed: int,
+    x_val: torch.Tensor | None = None,
+    y_val: torch.Tensor | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.binary_cross_entropy_with_logits,
+    regularizer: Regularizer | None = None,
+) -> nn.Module:
+    """Train `model` (inputs -> logits) on (x, y); keep the weights of the best validation loss.
+
+    `regularizer(model, generator)`, when given, is added to every step's loss (Semi-CNN's
+    entropy term on a D_u batch). Without validation data the last epoch's weights are kept.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    optimizer = make_optimizer(model.parameters(), config)
+    best_loss, best_state, bad_epochs = float("inf"), None, 0
+    for _epoch in range(config.max_epochs):
+        model.train()
+        for idx in torch.randperm(len(x), generator=gen).split(config.batch_size):
+            loss = loss_fn(model(x[idx]), y[idx])
+            if regularizer is not None:
+                loss = loss + regularizer(model, gen)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"training loss became {loss.item()}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        if x_val is None:
+            continue
+        val_loss = evaluate_loss(model, x_val, y_val, loss_fn, config.batch_size * 8)
+        if val_loss < best_loss - 1e-4:
+            best_loss, best_state, bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
+        else:
+            bad_epochs += 1
+            if bad_epochs >= config.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return model.eval()
+
+
+@torch.no_grad()
+def evaluate_loss(model, x, y, loss_fn, batch_size: int) -> float:
+    model.eval()
+    total = sum(loss_fn(model(x[i : i + batch_size]), y[i : i + batch_size]).item()
+                * len(x[i : i + batch_size]) for i in range(0, len(x), batch_size))
+    return total / max(1, len(x))
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+class NeuralMultiLabelClassifier:
+    """Base of the torch classifiers: subclasses say how to build the network and whether it
+    learns all classes W (ML-GCN) or only the targets T (text-CNN, GRU)."""
+
+    learns_all_classes = False
+
+    def __init__(self, config: TrainConfig = TrainConfig(), seed: int = 0):
+        self.config = config
+        self.seed = seed
+
+    def build(self, X: Inputs, graph: ClassGraph, n_out: int) -> nn.Module:  # pragma: no cover
+        raise NotImplementedError  # abstract: every subclass defines its network
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, y)
+
+    def regularizer(self, unlabeled: Inputs | None) -> Regularizer | None:
+        return None
+
+    def _columns(self, Y: np.ndarray, graph: ClassGraph) -> np.ndarray:
+        return Y if self.learns_all_classes else Y[:, graph.n_inexact :]
+
+    def fit(self, X: Inputs, Y: np.ndarray, *, graph: ClassGraph, unlabeled: Inputs | None = None,
+            val: tuple[Inputs, np.ndarray] | None = None):
+        self.graph_ = graph
+        device = self.config.device
+        torch.manual_seed(self.seed)
+        y = torch.as_tensor(self._columns(Y, graph), dtype=torch.float32, device=device)
+        self.model_ = self.build(X, graph, y.shape[1]).to(device)
+        x_val = y_val = None
+        if val is not None:
+            x_val = as_tensor(val[0], device)
+            y_val = torch.as_tensor(self._columns(val[1], graph), dtype=torch.float32, device=device)
+        fit_multilabel(self.model_, as_tensor(X, device), y, config=self.config, seed=self.seed,
+                       x_val=x_val, y_val=y_val, loss_fn=self.loss,
+                       regularizer=self.regularizer(unlabeled))
+        return self
+
+    def predict_proba(self, X: Inputs) -> np.ndarray:
+        logits = predict_logits(self.model_, as_tensor(X, self.config.device))
+        if self.learns_all_classes:
+            logits = logits[:, self.graph_.n_inexact :]
+        return torch.sigmoid(logits).cpu().numpy().astype(np.float64)

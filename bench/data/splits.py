@@ -1,0 +1,260 @@
+"""Dataset splits shared by every method: D_l, D_u, validation, test, classes and graph.
+
+A `Split` is fixed per (dataset, scale, data source) and cached on disk, so every method and
+seed sees the same partition. What a method may see:
+  D_l = (labeled, y_s)      inputs with their INEXACT labels only
+  D_u = unlabeled           inputs only
+  val = (val, val_y_s)      carved from the training side, inexact labels only; methods select
+                            models on it against Eq. 19's estimated targets, never on test
+  graph                     the class graph G (Eq. 17 on D_l, Eq. 18 links)
+The test targets are for evaluation. The true target labels of the training side exist only
+behind `oracle_target_labels`, called by evaluation diagnostics and the ADDES-W oracle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+from addes.data import Inputs
+from addes.graph import ClassGraph, prior_links
+from bench.data import stackoverflow
+from bench.data.text import build_vocab, encode
+from bench.errors import UserError
+from bench.io import atomic_dump
+from bench.scales import Scale
+
+log = logging.getLogger("bench")
+
+SPLIT_SEED = 20210814  # the partition's own seed, separate from the per-job seeds
+DEFAULT_RELATIONS = Path(__file__).with_name("stackoverflow_relations.json")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    suite: str
+    targets: tuple[str, ...]
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    d.name: d
+    for d in (
+        DatasetSpec("stackoverflow-1", "stackoverflow", ("javascript",)),
+        DatasetSpec("stackoverflow-2", "stackoverflow", ("javascript", "c#", "php", "java")),
+    )
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    dataset: str
+    scale: str
+    source: str  # "synthetic stand-in" or "real: <folder>"
+    labeled: Inputs
+    y_s: np.ndarray  # float32 [n_l, |S|]
+    unlabeled: Inputs
+    val: Inputs
+    val_y_s: np.ndarray
+    test: Inputs
+    test_y_t: np.ndarray  # float32 [n_test, |T|]: evaluation only
+    graph: ClassGraph
+    _hidden_y_t: dict[str, np.ndarray] = field(repr=False)  # true y_t of training-side parts
+
+    @property
+    def inexact(self) -> tuple[str, ...]:
+        return self.graph.inexact
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self.graph.targets
+
+    @property
+    def modality(self) -> str:
+        return self.labeled.modality
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {"n_labeled": len(self.labeled), "n_unlabeled": len(self.unlabeled),
+                "n_val": len(self.val), "n_test": len(self.test)}
+
+    def oracle_target_labels(self, part: str) -> np.ndarray:
+        """TRUE target labels of a training-side part ("labeled", "unlabeled", "val").
+
+        The ONLY way to the hidden labels. Callers: evaluation diagnostics and the ADDES-W
+        oracle variant. Rows of D_u that came without tags are -1.
+        """
+        return self._hidden_y_t[part]
+
+    def with_scrambled_oracle(self, seed: int) -> Split:
+        """A copy whose hidden training-side target labels are shuffled (for the leak test)."""
+        rng = np.random.default_rng(seed)
+        scrambled = {k: rng.permutation(v) for k, v in self._hidden_y_t.items()}
+        return replace(self, _hidden_y_t=scrambled)
+
+    def estimated_targets(self, y_s: np.ndarray) -> np.ndarray:
+        """Eq. 19 applied to inexact labels: how D_e gets its target labels."""
+        return self.graph.estimate_targets(y_s)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def load_relations(path: Path) -> dict[str, list[str]]:
+    """The Eq. 18 relations file: JSON {target: [related inexact tag, ...]} (keys with _ ignored)."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: relations file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: relations file does not parse ({err})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: relations file must map each target to a list of tags")
+    relations = {}
+    for key, value in raw.items():
+        if key.startswith("_"):
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UserError(f"{path}: entry {key!r} must be a list of tag names")
+        relations[key.lower()] = [v.lower() for v in value]
+    return relations
+
+
+def split_key(dataset: str, scale: Scale, source_id: str, relations_path: Path) -> str:
+    """Hash of everything that determines a split (code changes aside)."""
+    blob = json.dumps([dataset, scale.as_row(), source_id, SPLIT_SEED,
+                       Path(relations_path).read_bytes().decode("utf-8", "replace")],
+                      sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def load_split(
+    dataset: str,
+    scale: Scale,
+    data_dir: Path | None,
+    cache_dir: Path,
+    relations_path: Path = DEFAULT_RELATIONS,
+    n_labeled: int | None = None,
+) -> Split:
+    """The cached split of `dataset` at `scale` (|D_l| overridable), built on first use."""
+    spec = DATASETS.get(dataset)
+    if spec is None:
+        raise UserError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    relations = load_relations(relations_path)
+    source_id = str(data_dir.resolve()) if data_dir else "synthetic"
+    if data_dir is not None:
+        source_id += "|" + "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                                    for p in sorted(data_dir.iterdir()) if p.is_file())
+    key = split_key(dataset, scale, f"{source_id}|n_labeled={n_labeled}", relations_path)
+    path = cache_dir / "splits" / f"{dataset}-{scale.name}-{key}.joblib"
+    if path.exists():
+        try:
+            return joblib.load(path)
+        except Exception:
+            log.warning("cached split %s is unreadable; rebuilding it", path)
+            path.unlink(missing_ok=True)
+    if data_dir is None:
+        # one corpus size per scale, so every |D_l| of Figure 6 shares the test set
+        n_needed = (scale.n_test + scale.n_val + max(scale.labeled_sweep + (scale.n_labeled,))
+                    + scale.n_unlabeled)
+        corpus = stackoverflow.synthetic_corpus(n_needed, seed=SPLIT_SEED % 1000)
+    else:
+        corpus = stackoverflow.load_corpus(data_dir, cache_dir)
+    split = build_text_split(corpus, spec, scale, relations, str(relations_path), n_labeled)
+    atomic_dump(split, path)
+    return split
+
+
+def _partition_sizes(n_pool: int, n_extra: int, scale: Scale, n_labeled: int) -> tuple[int, int, int, int]:
+    """(n_test, n_val, n_labeled, n_unlabeled), capped to the data: test at most 60% of the
+    tagged pool, validation at most 10%, D_l what remains up to its size, then D_u."""
+    n_test = min(scale.n_test, int(0.6 * n_pool))
+    n_val = min(scale.n_val, int(0.1 * n_pool))
+    n_l = min(n_labeled, n_pool - n_test - n_val)
+    n_u = min(scale.n_unlabeled, n_extra + n_pool - n_test - n_val - n_l)
+    return n_test, n_val, n_l, n_u
+
+
+def build_text_split(
+    corpus: stackoverflow.Corpus,
+    spec: DatasetSpec,
+    scale: Scale,
+    relations: dict[str, list[str]],
+    relations_name: str,
+    n_labeled: int | None = None,
+) -> Split:
+    """Partition the corpus and build G. The partition is the same for every dataset of the
+    suite, and test and validation come first, so varying |D_l| (Figure 6) keeps them fixed."""
+    missing = [t for t in spec.targets if t not in corpus.tags]
+    if missing:
+        raise UserError(f"target tag(s) {', '.join(missing)} not among the corpus's "
+                        f"{len(corpus.tags)} most frequent tags ({corpus.source})")
+    rng = np.random.default_rng(SPLIT_SEED)
+    order = rng.permutation(len(corpus.titles))
+    want_l = scale.n_labeled if n_labeled is None else n_labeled
+    sizes = _partition_sizes(len(order), len(corpus.extra_unlabeled), scale, want_l)
+    n_test, n_val, n_l, n_u = sizes
+    requested = (scale.n_test, scale.n_val, want_l, scale.n_unlabeled)
+    if sizes != requested:
+        log.warning("%s: data smaller than scale %r asks; sizes capped to test %d, val %d, "
+                    "D_l %d, D_u %d (asked %s)", corpus.source, scale.name, n_test, n_val, n_l,
+                    n_u, "/".join(map(str, requested)))
+    if min(n_l, n_val, n_test) <= 0:
+        raise UserError(f"{corpus.source}: only {len(order)} tagged questions, too few to split")
+    idx_test, idx_val = order[:n_test], order[n_test : n_test + n_val]
+    idx_l = order[n_test + n_val : n_test + n_val + n_l]
+    idx_rest = order[n_test + n_val + n_l :]
+    extra = list(corpus.extra_unlabeled)
+    extra_order = rng.permutation(len(extra))
+    n_u_extra = min(n_u, len(extra))
+    idx_u_tagged = idx_rest[: n_u - n_u_extra]
+    unlabeled_titles = [extra[i] for i in extra_order[:n_u_extra]] + [corpus.titles[i] for i in idx_u_tagged]
+
+    s_names = tuple(t for t in corpus.tags if t not in spec.targets)
+    s_cols = [corpus.tags.index(t) for t in s_names]
+    t_cols = [corpus.tags.index(t) for t in spec.targets]
+    labels = corpus.labels.astype(np.float32)
+
+    def titles(idx):
+        return [corpus.titles[i] for i in idx]
+
+    train_side = titles(idx_l) + titles(idx_val) + unlabeled_titles
+    vocab = build_vocab(train_side, scale.vocab_size)
+
+    def inputs(texts):
+        return Inputs(encode(texts, vocab, scale.max_len), tuple(texts), vocab)
+
+    try:
+        links, absent = prior_links(s_names, spec.targets, relations)
+    except ValueError as err:
+        raise UserError(f"{relations_name}: {err}") from None
+    if absent:
+        log.warning("%s: relation tags not among the %d classes, ignored: %s",
+                    relations_name, len(corpus.tags), ", ".join(absent))
+    y_s = labels[idx_l][:, s_cols]
+    graph = ClassGraph.from_inexact_labels(y_s, s_names, spec.targets, links)
+    unknown = -np.ones((n_u_extra, len(t_cols)), np.float32)
+    hidden = {
+        "labeled": labels[idx_l][:, t_cols],
+        "val": labels[idx_val][:, t_cols],
+        "unlabeled": np.concatenate([unknown, labels[idx_u_tagged][:, t_cols]]),
+    }
+    test_y_t = labels[idx_test][:, t_cols]
+    empty = [t for t, col in zip(spec.targets, test_y_t.T, strict=True) if col.sum() == 0]
+    if empty:
+        raise UserError(f"{corpus.source}: target class(es) {', '.join(empty)} have no positive "
+                        f"example in the {n_test}-question test set")
+    return Split(
+        dataset=spec.name, scale=scale.name, source=corpus.source,
+        labeled=inputs(titles(idx_l)), y_s=y_s,
+        unlabeled=inputs(unlabeled_titles),
+        val=inputs(titles(idx_val)), val_y_s=labels[idx_val][:, s_cols],
+        test=inputs(titles(idx_test)), test_y_t=test_y_t,
+        graph=graph, _hidden_y_t=hidden,
+    )
