@@ -7,7 +7,7 @@ sizes of Section 5 (meant for a GPU or a cluster). `run_all.py --list` prints th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from bench.errors import UserError
 
@@ -42,10 +42,26 @@ class Scale:
     n_synthetic: int          # |D_s| of AugCNN/AugGCN (paper: 30k on SO-1)
     synthetic_sweep: tuple[int, ...]   # Figure 3
     labeled_sweep: tuple[int, ...]     # Figure 6
-    seeds: int
+    seeds: int  # Tables 2-4 and Figure 3 (the paper: 5)
+    sweep_seeds: int  # Figures 6 and 7, whose points each need their own generators
+    sensitivity_seeds: int  # Figure 8 (20 alpha x beta generators per seed)
+    sensitivity_grid: tuple[tuple[float, ...], tuple[float, ...]]  # (alphas, betas)
 
     def as_row(self) -> dict:
         return asdict(self)
+
+    def identity(self) -> dict:
+        """The fields that determine a job's result: seed counts only decide how many jobs
+        run, so changing `--seeds` never invalidates finished records or cached splits."""
+        row = self.as_row()
+        for name in ("seeds", "sweep_seeds", "sensitivity_seeds"):
+            del row[name]
+        return row
+
+    def with_seeds(self, n: int) -> Scale:
+        """This tier with `n` seeds for tables, and at most `n` for the sweeps."""
+        return replace(self, seeds=n, sweep_seeds=min(self.sweep_seeds, n),
+                       sensitivity_seeds=min(self.sensitivity_seeds, n))
 
 
 SCALES: dict[str, Scale] = {
@@ -58,6 +74,7 @@ SCALES: dict[str, Scale] = {
             addes_embed=32, addes_hidden=32, addes_latent=8,
             addes_epochs_classifier=1, addes_epochs_vae=1, addes_epochs_joint=1,
             n_synthetic=200, synthetic_sweep=(0, 200), labeled_sweep=(100, 200), seeds=2,
+            sweep_seeds=2, sensitivity_seeds=1, sensitivity_grid=((0.1, 1.0), (0.1, 1.0)),
         ),
         Scale(
             name="quick", n_labeled=2000, n_unlabeled=8000, n_val=500, n_test=5000,
@@ -67,6 +84,7 @@ SCALES: dict[str, Scale] = {
             addes_epochs_classifier=6, addes_epochs_vae=4, addes_epochs_joint=6,
             n_synthetic=8000, synthetic_sweep=(0, 1000, 2000, 4000, 8000),
             labeled_sweep=(1000, 2000, 4000), seeds=5,
+            sweep_seeds=3, sensitivity_seeds=1, sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.01, 0.1, 1.0, 10.0, 100.0)),
         ),
         Scale(
             name="paper", n_labeled=2000, n_unlabeled=30000, n_val=1000, n_test=30000,
@@ -77,6 +95,7 @@ SCALES: dict[str, Scale] = {
             n_synthetic=30000,
             synthetic_sweep=(0, 1000, 2000, 5000, 10000, 20000, 30000),
             labeled_sweep=(2000, 5000, 10000, 20000), seeds=5,
+            sweep_seeds=5, sensitivity_seeds=5, sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.01, 0.1, 1.0, 10.0, 100.0)),
         ),
     )
 }

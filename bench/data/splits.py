@@ -128,7 +128,7 @@ def load_relations(path: Path) -> dict[str, list[str]]:
 
 def split_key(dataset: str, scale: Scale, source_id: str, relations_path: Path) -> str:
     """Hash of everything that determines a split (code changes aside)."""
-    blob = json.dumps([dataset, scale.as_row(), source_id, SPLIT_SEED,
+    blob = json.dumps([dataset, scale.identity(), source_id, SPLIT_SEED,
                        Path(relations_path).read_bytes().decode("utf-8", "replace")],
                       sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]

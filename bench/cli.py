@@ -1,0 +1,182 @@
+"""The command line: parse, validate everything a user can get wrong, then run and report.
+
+    python run_all.py --suite stackoverflow [--scale smoke|quick|paper] [--data-dir DIR]
+        [--experiments table2,...] [--methods text-CNN,...] [--seeds N] [--jobs N] [--out DIR]
+    python run_all.py --list
+
+User errors print one line and exit with 2; failed jobs exit with 1 after the reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tabulate import tabulate
+
+from bench.data.splits import DATASETS, DEFAULT_RELATIONS, load_relations, load_split
+from bench.data.stackoverflow import find_data_dir
+from bench.errors import UserError
+from bench.experiments import EXPERIMENTS, SUITES, expand, experiments_of
+from bench.methods import all_methods, get_method
+from bench.records import records_frame, write_records_csv
+from bench.runner import RunContext, _git_state, run_jobs, threads_per_worker
+from bench.scales import SCALE_FIELDS, get_scale, scale_table
+
+log = logging.getLogger("bench")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, like every other user error
+        raise UserError(message)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = _Parser(prog="run_all.py", description="ADDES benchmark suite (Dai et al., KDD 2021)")
+    p.add_argument("--suite", choices=None, help=f"one of: {', '.join(SUITES)}")
+    p.add_argument("--scale", default="quick", help="smoke | quick (default) | paper")
+    p.add_argument("--data-dir", type=Path, help="folder with real data (default: "
+                   "$ADDES_DATA/<suite>, ./data/<suite>, else the synthetic stand-in)")
+    p.add_argument("--relations", type=Path, default=DEFAULT_RELATIONS,
+                   help="Eq. 18 relations file (JSON: target -> related inexact tags)")
+    p.add_argument("--experiments", help="comma-separated subset (default: all of the suite)")
+    p.add_argument("--methods", help="comma-separated subset of the registered methods")
+    p.add_argument("--seeds", type=int, help="seeds per table (default: the scale's; paper: 5)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--out", type=Path, default=Path("results"), help="output root (results/)")
+    p.add_argument("--retry-failed", action="store_true", help="rerun jobs recorded as failed")
+    p.add_argument("--list", action="store_true", help="list suites, experiments, methods, scales")
+    args = p.parse_args(argv)
+    if not args.list and not args.suite:
+        raise UserError("--suite is required (or --list)")
+    for name in ("seeds", "jobs"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UserError(f"--{name}: must be a positive integer, got {value}")
+    return args
+
+
+def print_listing() -> None:
+    print("Suites:")
+    for suite, datasets in SUITES.items():
+        print(f"  {suite:<14} datasets: {', '.join(datasets)}")
+    print("\nExperiments:")
+    for e in EXPERIMENTS.values():
+        print(f"  {e.name:<8} [{e.suite}] {e.description}")
+    print("\nMethods:")
+    for m in all_methods().values():
+        flag = "" if m.in_paper else " (not in the paper)"
+        print(f"  {m.name:<10} trains on {m.training_set:<8} {m.summary}{flag}")
+    print("\nScales:")
+    rows = scale_table()
+    print(tabulate([[f, *(r[f] for r in rows)] for f in SCALE_FIELDS[1:]],
+                   headers=["", *(r["name"] for r in rows)]))
+
+
+def _split_list(text: str | None) -> list[str] | None:
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UserError(f"--out {folder}: not writable ({err.strerror})") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    scale = get_scale(args.scale)
+    if args.seeds:
+        scale = scale.with_seeds(args.seeds)
+    experiments = experiments_of(args.suite, _split_list(args.experiments))
+    methods = _split_list(args.methods)
+    for m in methods or ():
+        get_method(m)
+    load_relations(args.relations)
+    data_dir = find_data_dir(args.data_dir)
+    if data_dir is None:
+        print(f"bench: no real data found; using the synthetic stand-in (put StackSample "
+              f"Questions.csv + Tags.csv, or labeled.tsv [+ unlabeled.tsv], in "
+              f"data/{args.suite}/ or pass --data-dir)", file=sys.stderr)
+    run_name = f"{args.suite}-{scale.name}" + (f"-{data_dir.name}" if data_dir else "")
+    run_dir = args.out / run_name
+    _check_writable(run_dir)
+    ctx = RunContext(args.suite, scale, run_dir, args.out / "cache", data_dir, args.relations,
+                     device="cpu", threads=threads_per_worker(args.jobs))
+    for dataset in SUITES[args.suite]:  # bad data fails here, before anything is written
+        load_split(dataset, scale, data_dir, ctx.cache_dir, args.relations)
+
+    experiment_jobs = [(e.name, job) for e in experiments for job in expand(e, scale, methods)]
+    records = run_jobs([job for _, job in experiment_jobs], ctx, n_workers=args.jobs,
+                       retry_failed=args.retry_failed)
+    frame = records_frame(experiment_jobs, records)
+    write_records_csv(frame, run_dir / "records.csv")
+    write_reports(run_dir, frame, ctx, args, [e.name for e in experiments])
+    failed = frame[frame.status == "failed"].drop_duplicates("key")
+    print(f"bench: wrote {run_dir}/records.csv and {run_dir}/report.md", file=sys.stderr)
+    if len(failed):
+        for _, row in failed.iterrows():
+            print(f"bench: FAILED {row.dataset} {row.method} seed={row.seed}: {row.error}",
+                  file=sys.stderr)
+        return 1
+    return 0
+
+
+def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
+                  args: argparse.Namespace, experiment_names: list[str]) -> None:
+    from bench.report import RunInfo, build_reports
+
+    commit, dirty = _git_state()
+    sizes = {}
+    for dataset in SUITES[ctx.suite]:
+        split = load_split(dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations)
+        sizes[dataset] = split.sizes
+        source = split.source
+    info = RunInfo(
+        command="python run_all.py " + shlex.join(sys.argv[1:] if args is not None else []),
+        suite=ctx.suite, scale=ctx.scale.name, seeds=ctx.scale.seeds, source=source,
+        git_commit=commit, git_dirty=dirty, date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        torch_version=torch.__version__, device=ctx.device, threads=ctx.threads, sizes=sizes)
+    examples = None
+    if "table3" in experiment_names and "AugCNN" in all_methods():
+        from bench import artifacts
+        from bench.experiments import resolve_params
+
+        split = load_split("stackoverflow-1", ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations)
+        params = dict(resolve_params("AugCNN", {}, ctx.scale))
+        examples = artifacts.generated_examples(split, seed=0, params=params, scale=ctx.scale,
+                                                cache_dir=ctx.cache_dir)
+    build_reports(run_dir, frame, info, examples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="bench: %(message)s", stream=sys.stderr)
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    np.seterr(all="ignore")
+    try:
+        args = parse_args(argv)
+        if args.list:
+            print_listing()
+            return 0
+        return run(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished jobs are saved; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+assert set(DATASETS) >= {d for ds in SUITES.values() for d in ds}

@@ -1,0 +1,262 @@
+"""Runs jobs and keeps their records: one JSON file per job, keyed by the hash of its config.
+
+A job is (dataset, method, seed, params) at a scale on a data source. Its record is written
+atomically to `<run_dir>/records/<key>.json` when it finishes, so a rerun skips every finished
+job and an interrupted run loses at most the jobs in flight. A job whose training fails (NaN
+loss, divergence, any exception that is not a user error) is recorded as failed with its
+reason; the run goes on.
+
+This module is also where the data a method sees is decided (`training_data`): D_e, D_e + D_s,
+D_u for methods that use it, and the validation part with Eq. 19 targets. Methods never get
+the split itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from tqdm import tqdm
+
+from addes.data import Inputs
+from baselines.training import TrainConfig
+from bench.data.splits import DEFAULT_RELATIONS, Split, load_split
+from bench.errors import UserError
+from bench.io import atomic_write_json
+from bench.methods import MethodContext, MethodSpec, get_method
+from bench.metrics import evaluate
+from bench.scales import Scale
+
+log = logging.getLogger("bench")
+
+
+@dataclass(frozen=True)
+class Job:
+    dataset: str
+    method: str
+    seed: int
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def param_dict(self) -> dict[str, Any]:
+        return dict(self.params)
+
+    def label(self) -> str:
+        extra = ",".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.dataset} {self.method} seed={self.seed}" + (f" [{extra}]" if extra else "")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything about a run that is the same for all its jobs."""
+
+    suite: str
+    scale: Scale
+    run_dir: Path
+    cache_dir: Path
+    data_dir: Path | None = None
+    relations: Path = DEFAULT_RELATIONS
+    device: str = "cpu"
+    threads: int = 1
+    source_id: str = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "source_id", _source_id(self.data_dir))
+
+    @property
+    def records_dir(self) -> Path:
+        return self.run_dir / "records"
+
+
+def _source_id(data_dir: Path | None) -> str:
+    if data_dir is None:
+        return "synthetic stand-in"
+    stamps = sorted(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                    for p in data_dir.iterdir() if p.is_file())
+    return f"{data_dir.resolve()}|" + "|".join(stamps)
+
+
+def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:
+    """What determines a job's result; its hash is the job's key."""
+    return {
+        "dataset": job.dataset, "method": job.method, "seed": job.seed,
+        "params": job.param_dict, "scale": ctx.scale.identity(), "source": ctx.source_id,
+        "relations": hashlib.sha1(Path(ctx.relations).read_bytes()).hexdigest(),
+    }
+
+
+def job_key(job: Job, ctx: RunContext) -> str:
+    blob = json.dumps(job_config(job, ctx), sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:20]
+
+
+# ---------------------------------------------------------------------------------------------
+# what a method sees
+
+
+def with_estimated_targets(split: Split, y_s: np.ndarray) -> np.ndarray:
+    """[y_s | Eq. 19 estimate of y_t]: labels over W, S first (how D_e and validation look)."""
+    return np.concatenate([y_s, split.estimated_targets(y_s)], axis=1).astype(np.float32)
+
+
+def training_data(split: Split, spec: MethodSpec, params: Mapping[str, Any], seed: int,
+                  ctx: RunContext) -> tuple[Inputs, np.ndarray]:
+    """The training set a method's spec names: D_e, or D_e plus |D_s| synthetic examples."""
+    x, y = split.labeled, with_estimated_targets(split, split.y_s)
+    if spec.training_set == "D_e+D_s" and params.get("n_synthetic", 0) > 0:
+        from bench import artifacts  # ADDES is imported only by jobs that need it
+
+        x_syn, y_syn = artifacts.synthetic_training_set(
+            split, seed=seed, params=params, scale=ctx.scale, cache_dir=ctx.cache_dir,
+            device=ctx.device)
+        x, y = x.concat(x_syn), np.concatenate([y, y_syn.astype(np.float32)])
+    return x, y
+
+
+# ---------------------------------------------------------------------------------------------
+# one job
+
+
+def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, Any]:
+    """Train and evaluate one job; returns its record (also on failure). Writes nothing."""
+    torch.set_num_threads(ctx.threads)
+    spec = get_method(job.method)
+    params = job.param_dict
+    if split is None:
+        split = load_split(job.dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations,
+                           n_labeled=params.get("n_labeled"))
+    record: dict[str, Any] = {
+        "key": job_key(job, ctx), "dataset": job.dataset, "method": job.method,
+        "seed": job.seed, "params": params, "scale": ctx.scale.name, "source": split.source,
+        "sizes": split.sizes, "env": environment(ctx),
+    }
+    timings: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        x, y = training_data(split, spec, params, job.seed, ctx)
+        timings["data_s"] = time.perf_counter() - t0
+        ctx_m = MethodContext(ctx.scale, job.seed, split.modality, len(split.labeled.vocab or ()),
+                              _train_config(ctx), params)
+        estimator = spec.build(ctx_m)
+        val = (split.val, with_estimated_targets(split, split.val_y_s))
+        t0 = time.perf_counter()
+        torch.manual_seed(job.seed)
+        estimator.fit(x, y, graph=split.graph,
+                      unlabeled=split.unlabeled if spec.uses_unlabeled else None, val=val)
+        timings["fit_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        scores = estimator.predict_proba(split.test)
+        timings["predict_s"] = time.perf_counter() - t0
+        record["metrics"] = evaluate(split.test_y_t, scores, split.targets)
+        record["sizes"]["n_train"] = len(x)
+        record["status"], record["error"] = "ok", ""
+    except UserError:
+        raise
+    except Exception as err:  # recorded, not fatal: the suite goes on
+        record["status"], record["error"] = "failed", f"{type(err).__name__}: {err}"[:500]
+        record["metrics"] = {}
+    record["timings"] = timings
+    return record
+
+
+def _train_config(ctx: RunContext) -> TrainConfig:
+    s = ctx.scale
+    return TrainConfig(batch_size=s.batch_size, max_epochs=s.max_epochs, patience=s.patience,
+                       device=ctx.device)
+
+
+@cache
+def _git_state() -> tuple[str, bool]:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                    cwd=root, capture_output=True, text=True, timeout=10).stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        return "unknown", False
+    return commit or "unknown", dirty
+
+
+def environment(ctx: RunContext) -> dict[str, Any]:
+    """What is needed to interpret a difference between two records."""
+    commit, dirty = _git_state()
+    return {"git_commit": commit, "git_dirty": dirty, "torch": torch.__version__,
+            "numpy": np.__version__, "python": platform.python_version(),
+            "device": ctx.device, "threads": ctx.threads, "dtype": "fp32",
+            "machine": platform.machine()}
+
+
+# ---------------------------------------------------------------------------------------------
+# many jobs
+
+
+def record_path(job: Job, ctx: RunContext) -> Path:
+    return ctx.records_dir / f"{job_key(job, ctx)}.json"
+
+
+def load_record(path: Path) -> dict[str, Any] | None:
+    """A finished record, or None when absent or unreadable (a torn file is redone)."""
+    try:
+        record = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return record if isinstance(record, dict) and record.get("status") in ("ok", "failed") else None
+
+
+def _run_and_save(job: Job, ctx: RunContext) -> dict[str, Any]:
+    record = run_job(job, ctx)
+    atomic_write_json(record_path(job, ctx), record)
+    return record
+
+
+def run_jobs(jobs: Iterable[Job], ctx: RunContext, n_workers: int = 1,
+             retry_failed: bool = False) -> dict[Job, dict[str, Any]]:
+    """Run every job without a record; return all records. Finished jobs are never recomputed."""
+    unique = list(dict.fromkeys(jobs))
+    records: dict[Job, dict[str, Any]] = {}
+    pending = []
+    for job in unique:
+        record = load_record(record_path(job, ctx))
+        if record is not None and not (retry_failed and record["status"] == "failed"):
+            records[job] = record
+        else:
+            pending.append(job)
+    if not pending:
+        return records
+    log.info("%d of %d jobs to run (%d already done)", len(pending), len(unique),
+             len(unique) - len(pending))
+    bar = tqdm(total=len(pending), desc=f"{ctx.suite}-{ctx.scale.name}", unit="job",
+               disable=None)
+    if n_workers <= 1:
+        results = (_run_and_save(job, ctx) for job in pending)
+    else:
+        results = Parallel(n_jobs=n_workers, return_as="generator")(
+            delayed(_run_and_save)(job, ctx) for job in pending)
+    for job, record in zip(pending, results, strict=True):
+        records[job] = record
+        status = "ok" if record["status"] == "ok" else f"FAILED ({record['error']})"
+        metrics = " ".join(f"{k}={v:.3f}" for k, v in record["metrics"].items())
+        bar.write(f"  {job.label()}: {status} {metrics} "
+                  f"[{sum(record['timings'].values()):.1f}s]")
+        bar.update()
+    bar.close()
+    return records
+
+
+def threads_per_worker(n_workers: int) -> int:
+    """Torch threads per worker so that workers x threads <= cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, n_workers))

@@ -1,0 +1,67 @@
+"""The job runner: records keyed by config hash, resume without retraining, failures recorded."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.runner import Job, RunContext, job_key, run_jobs
+from bench.scales import get_scale
+
+SCALE = get_scale("smoke")
+
+
+@pytest.fixture()
+def ctx(tmp_path, cache_dir):
+    return RunContext("stackoverflow", SCALE, tmp_path / "run", cache_dir)
+
+
+def test_key_depends_on_config_not_on_seed_count(ctx):
+    job = Job("stackoverflow-1", "text-CNN", 0)
+    other = RunContext("stackoverflow", SCALE.with_seeds(5), ctx.run_dir, ctx.cache_dir)
+    assert job_key(job, ctx) == job_key(job, other)
+    assert job_key(job, ctx) != job_key(Job("stackoverflow-1", "text-CNN", 1), ctx)
+
+
+def test_rerun_trains_nothing_and_returns_same_records(ctx, monkeypatch):
+    jobs = [Job("stackoverflow-1", "text-CNN", s) for s in (0, 1)]
+    first = run_jobs(jobs, ctx)
+    assert len(list(ctx.records_dir.glob("*.json"))) == 2
+    import bench.runner as runner
+
+    monkeypatch.setattr(runner, "run_job", lambda *a, **k: pytest.fail("retrained"))
+    assert run_jobs(jobs, ctx) == first
+
+
+def test_torn_record_is_redone(ctx):
+    job = Job("stackoverflow-1", "text-CNN", 0)
+    run_jobs([job], ctx)
+    path = ctx.records_dir / f"{job_key(job, ctx)}.json"
+    path.write_text('{"status": "ok", "metr')
+    record = run_jobs([job], ctx)[job]
+    assert record["status"] == "ok" and json.loads(path.read_text())["status"] == "ok"
+
+
+def test_diverging_job_is_recorded_as_failed_and_run_goes_on(ctx, monkeypatch):
+    from baselines import training
+
+    real = training.fit_multilabel
+
+    def explode(model, x, y, **kw):
+        if kw["seed"] == 0:
+            raise FloatingPointError("training loss became nan")
+        return real(model, x, y, **kw)
+
+    monkeypatch.setattr(training, "fit_multilabel", explode)
+    jobs = [Job("stackoverflow-1", "text-CNN", s) for s in (0, 1)]
+    records = run_jobs(jobs, ctx)
+    assert records[jobs[0]]["status"] == "failed"
+    assert "nan" in records[jobs[0]]["error"]
+    assert records[jobs[1]]["status"] == "ok"
+
+
+def test_record_carries_what_interprets_a_difference(ctx):
+    record = run_jobs([Job("stackoverflow-1", "text-CNN", 0)], ctx)[Job("stackoverflow-1", "text-CNN", 0)]
+    assert {"git_commit", "git_dirty", "torch", "numpy", "device", "threads", "dtype"} <= set(record["env"])
+    assert set(record["metrics"]) == {"mAP", "AUC"} and record["sizes"]["n_labeled"] == 200
