@@ -36,6 +36,7 @@ from baselines.training import TrainConfig
 from bench.data.splits import DEFAULT_RELATIONS, Split, load_split
 from bench.errors import UserError
 from bench.io import atomic_write_json
+from bench.locks import file_lock
 from bench.methods import MethodContext, MethodSpec, get_method
 from bench.metrics import evaluate
 from bench.scales import Scale
@@ -217,10 +218,20 @@ def load_record(path: Path) -> dict[str, Any] | None:
     return record if isinstance(record, dict) and record.get("status") in ("ok", "failed") else None
 
 
-def _run_and_save(job: Job, ctx: RunContext) -> dict[str, Any]:
-    record = run_job(job, ctx)
-    atomic_write_json(record_path(job, ctx), record)
-    return record
+def _run_and_save(job: Job, ctx: RunContext, retry_failed: bool = False,
+                  blocking: bool = True) -> dict[str, Any] | None:
+    """Claim the job, run it unless a record appeared meanwhile, save the record atomically.
+
+    Returns None when `blocking` is False and another process holds the claim."""
+    path = record_path(job, ctx)
+    with file_lock(path.with_suffix(".lock"), blocking=blocking) as claimed:
+        if not claimed:
+            return None
+        record = load_record(path)
+        if record is None or (retry_failed and record["status"] == "failed"):
+            record = run_job(job, ctx)
+            atomic_write_json(path, record)
+        return record
 
 
 def run_jobs(jobs: Iterable[Job], ctx: RunContext, n_workers: int = 1,
@@ -242,19 +253,29 @@ def run_jobs(jobs: Iterable[Job], ctx: RunContext, n_workers: int = 1,
     bar = tqdm(total=len(pending), desc=f"{ctx.suite}-{ctx.scale.name}", unit="job",
                disable=None)
     if n_workers <= 1:
-        results = (_run_and_save(job, ctx) for job in pending)
+        results = (_run_and_save(job, ctx, retry_failed, blocking=False) for job in pending)
     else:
         results = Parallel(n_jobs=n_workers, return_as="generator")(
-            delayed(_run_and_save)(job, ctx) for job in pending)
+            delayed(_run_and_save)(job, ctx, retry_failed, blocking=False) for job in pending)
+    busy = []  # claimed by another run on the same folder: waited for at the end
     for job, record in zip(pending, results, strict=True):
+        if record is None:
+            busy.append(job)
+            continue
         records[job] = record
-        status = "ok" if record["status"] == "ok" else f"FAILED ({record['error']})"
-        metrics = " ".join(f"{k}={v:.3f}" for k, v in record["metrics"].items())
-        bar.write(f"  {job.label()}: {status} {metrics} "
-                  f"[{sum(record['timings'].values()):.1f}s]")
-        bar.update()
+        _report(bar, job, record)
+    for job in busy:
+        records[job] = _run_and_save(job, ctx, retry_failed, blocking=True)
+        _report(bar, job, records[job])
     bar.close()
     return records
+
+
+def _report(bar: tqdm, job: Job, record: dict[str, Any]) -> None:
+    status = "ok" if record["status"] == "ok" else f"FAILED ({record['error']})"
+    metrics = " ".join(f"{k}={v:.3f}" for k, v in record["metrics"].items())
+    bar.write(f"  {job.label()}: {status} {metrics} [{sum(record['timings'].values()):.1f}s]")
+    bar.update()
 
 
 def threads_per_worker(n_workers: int) -> int:
