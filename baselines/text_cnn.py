@@ -24,7 +24,7 @@ class KimCNN(nn.Module):
                  widths: tuple[int, ...] = (3, 4, 5), dropout: float = 0.5):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
-        self.convs = nn.ModuleList(nn.Conv1d(embed_dim, maps, w, padding=w - 1) for w in widths)
+        self.convs = nn.ModuleList(nn.Conv1d(embed_dim, maps, w) for w in widths)
         self.dropout = nn.Dropout(dropout)
         self.out_dim = maps * len(widths)
 

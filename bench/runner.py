@@ -40,6 +40,7 @@ from bench.locks import file_lock
 from bench.methods import MethodContext, MethodSpec, get_method
 from bench.metrics import evaluate
 from bench.scales import Scale
+from bench.tuning import tune_allocator
 
 log = logging.getLogger("bench")
 
@@ -133,6 +134,7 @@ def training_data(split: Split, spec: MethodSpec, params: Mapping[str, Any], see
 
 def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, Any]:
     """Train and evaluate one job; returns its record (also on failure). Writes nothing."""
+    tune_allocator()
     torch.set_num_threads(ctx.threads)
     spec = get_method(job.method)
     params = job.param_dict
