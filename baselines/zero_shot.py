@@ -1,0 +1,108 @@
+"""Zero-shot GCN (Wang, Ye, Gupta, "Zero-shot Recognition via Semantic Embeddings and Knowledge
+Graphs", CVPR 2018; code JudyYe/zero-shot-gcn), the paper's zero-shot baseline (Section 5.2).
+
+Two stages, neither of which sees a target label (true or estimated):
+  1. a text-CNN (Kim 2014) is trained on D_l for the inexact classes S only: `fit` keeps
+     Y[:, :|S|] and drops the target columns before anything else reads Y;
+  2. a GCN over the class graph G (Eq. 17 among S, Eq. 18 links T <-> S) regresses the
+     classifier vectors [w_s; b_s] of the S classes, L2-normalised (squared error on the S
+     nodes only, summed as the original's tf.nn.l2_loss: a per-element mean would leave the
+     regression thousands of times weaker than the weight decay and the GCN collapses).
+The target classifiers are the GCN outputs at the T nodes, rescaled to the mean norm of the
+S vectors; p(t | x) = sigmoid([h(x); 1] . v_t), h the text-CNN features.
+
+GCN as in the original: six layers, symmetric normalisation with self-loops, LeakyReLU(0.2)
+between layers, L2-normalised outputs, full-batch Adam (lr 1e-3, L2 weight decay 5e-4 on all
+layers, as the original's 5e-4 * l2_loss), 300 epochs (the epoch whose output the original
+saves).
+
+Deviations, documented:
+- G is directed (Eq. 17 gives P(l_i | l_j)); it is symmetrised as (A + A^T) / 2;
+- node inputs are one-hot (the ADDES paper's text setting) instead of word embeddings;
+- hidden widths are the original 2048-2048-1024-1024-512 times `width` (a scale factor);
+  no dropout (the original drops 50% before its last two layers), layers have biases;
+- the original's mask re-weighting (squared errors scaled by (|W| / |seen|)^2) is dropped;
+- the regression targets fold in the bias (the original regresses weights only; a
+  classifier over text needs its bias), and the outputs are rescaled to the mean S norm
+  (ranking per class, hence mAP and AUC, does not depend on this scale);
+- S classes with no positive example in D_l are left out of the regression loss (their
+  classifier vectors carry no information), like the original's classes without weights.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from addes.data import Inputs
+from addes.gcn import GCN, symmetric_normalize
+from addes.graph import ClassGraph
+from baselines.text_cnn import KimCNN, TextCNNNet
+from baselines.training import TrainConfig, as_tensor, fit_multilabel
+
+ORIGINAL_HIDDEN = (2048, 2048, 1024, 1024, 512)
+
+
+class ZeroShotGCN:
+    """text-CNN on S, then a GCN that predicts the T classifiers from the S ones."""
+
+    def __init__(self, vocab_size: int, embed_dim: int = 300, maps: int = 100,
+                 width: float = 1.0, gcn_epochs: int = 300, gcn_lr: float = 1e-3,
+                 gcn_weight_decay: float = 5e-4, config: TrainConfig = TrainConfig(),
+                 seed: int = 0):
+        self.vocab_size, self.embed_dim, self.maps = vocab_size, embed_dim, maps
+        self.hidden = tuple(max(8, round(w * width)) for w in ORIGINAL_HIDDEN)
+        self.gcn_epochs, self.gcn_lr, self.gcn_weight_decay = gcn_epochs, gcn_lr, gcn_weight_decay
+        self.config, self.seed = config, seed
+
+    def fit(self, X: Inputs, Y: np.ndarray, *, graph: ClassGraph, unlabeled: Inputs | None = None,
+            val: tuple[Inputs, np.ndarray] | None = None) -> ZeroShotGCN:
+        n_s = graph.n_inexact
+        y_s = np.asarray(Y[:, :n_s], dtype=np.float32)  # the target columns are never read
+        device = self.config.device
+        torch.manual_seed(self.seed)
+        self.cnn_ = TextCNNNet(KimCNN(self.vocab_size, self.embed_dim, self.maps), n_s).to(device)
+        x_val = y_val = None
+        if val is not None:
+            x_val = as_tensor(val[0], device)
+            y_val = torch.as_tensor(val[1][:, :n_s], dtype=torch.float32, device=device)
+        fit_multilabel(self.cnn_, as_tensor(X, device), torch.as_tensor(y_s, device=device),
+                       config=self.config, seed=self.seed, x_val=x_val, y_val=y_val)
+        self.target_vectors_ = self._transfer(graph, y_s.sum(axis=0) > 0)
+        return self
+
+    def _transfer(self, graph: ClassGraph, seen: np.ndarray) -> torch.Tensor:
+        """Stage 2: regress the normalised S classifiers, return the T ones [|T|, F + 1]."""
+        if not seen.any():
+            raise ValueError("no inexact class has a positive example: nothing to transfer")
+        head = self.cnn_.head
+        with torch.no_grad():
+            vectors = torch.cat([head.weight, head.bias[:, None]], dim=1).cpu()
+        norms = vectors.norm(dim=1, keepdim=True)
+        targets = vectors / norms.clamp(min=1e-12)
+        adjacency = (graph.adjacency + graph.adjacency.T) / 2
+        gcn = GCN(symmetric_normalize(adjacency), (len(adjacency), *self.hidden, vectors.shape[1]),
+                  activation=partial(F.leaky_relu, negative_slope=0.2))
+        optimizer = torch.optim.Adam(gcn.parameters(), lr=self.gcn_lr,
+                                     weight_decay=self.gcn_weight_decay)
+        mask = torch.as_tensor(seen)
+        for _ in range(self.gcn_epochs):
+            out = F.normalize(gcn()[: graph.n_inexact], dim=1)
+            loss = 0.5 * (out[mask] - targets[mask]).pow(2).sum()  # tf.nn.l2_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            predicted = F.normalize(gcn()[graph.n_inexact :], dim=1)
+        return predicted * norms[mask].mean()
+
+    @torch.no_grad()
+    def predict_proba(self, X: Inputs) -> np.ndarray:
+        features = self.cnn_.eval().features
+        tokens = as_tensor(X, self.config.device)
+        h = torch.cat([features(tokens[i : i + 1024]) for i in range(0, len(tokens), 1024)]).cpu()
+        logits = torch.cat([h, torch.ones(len(h), 1)], dim=1) @ self.target_vectors_.T
+        return torch.sigmoid(logits).numpy().astype(np.float64)
