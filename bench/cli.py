@@ -10,6 +10,7 @@ User errors print one line and exit with 2; failed jobs exit with 1 after the re
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import shlex
@@ -27,6 +28,7 @@ from bench.data.splits import DATASETS, DEFAULT_RELATIONS, load_relations, load_
 from bench.data.stackoverflow import find_data_dir
 from bench.errors import UserError
 from bench.experiments import EXPERIMENTS, SUITES, expand, experiments_of
+from bench.io import atomic_write_text
 from bench.methods import all_methods, get_method
 from bench.records import records_frame, write_records_csv
 from bench.runner import RunContext, _git_state, run_jobs, threads_per_worker
@@ -124,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     write_records_csv(frame, run_dir / "records.csv")
     write_reports(run_dir, frame, ctx, args, [e.name for e in experiments])
     failed = frame[frame.status == "failed"].drop_duplicates("key")
-    print(f"bench: wrote {run_dir}/records.csv and {run_dir}/report.md", file=sys.stderr)
+    print(f"bench: results in {run_dir}/ (records.csv, report.md, tables/, figures/)", file=sys.stderr)
     if len(failed):
         for _, row in failed.iterrows():
             print(f"bench: FAILED {row.dataset} {row.method} seed={row.seed}: {row.error}",
@@ -133,11 +135,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_digest(frame: pd.DataFrame, experiment_names: list[str]) -> str:
+    """Hash of what the reports are made from: the records and the reporting code."""
+    h = hashlib.sha1(frame.to_csv(index=False).encode() + repr(experiment_names).encode())
+    package = Path(__file__).parent
+    for path in sorted([*package.glob("report/*.py"), package / "stats.py"]):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
 def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
                   args: argparse.Namespace, experiment_names: list[str]) -> None:
     from bench.report import RunInfo, build_reports
 
     commit, dirty = _git_state()
+    digest_path = run_dir / ".report-digest"
+    digest = _report_digest(frame, experiment_names)
+    if (run_dir / "report.md").exists() and digest_path.exists() and digest_path.read_text() == digest:
+        log.info("reports are up to date (same records, same code)")
+        return
     sizes = {}
     for dataset in SUITES[ctx.suite]:
         split = load_split(dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations)
@@ -158,6 +174,7 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         examples = artifacts.generated_examples(split, seed=0, params=params, scale=ctx.scale,
                                                 cache_dir=ctx.cache_dir)
     build_reports(run_dir, frame, info, examples)
+    atomic_write_text(digest_path, digest)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -226,7 +226,7 @@ def _run_and_save(job: Job, ctx: RunContext, retry_failed: bool = False,
 
     Returns None when `blocking` is False and another process holds the claim."""
     path = record_path(job, ctx)
-    with file_lock(path.with_suffix(".lock"), blocking=blocking) as claimed:
+    with file_lock(path.parent / ".claims" / f"{path.stem}.lock", blocking=blocking) as claimed:
         if not claimed:
             return None
         record = load_record(path)

@@ -1,0 +1,65 @@
+"""The real command end to end at smoke scale, and a rerun that trains nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "run_all.py", "--suite", "stackoverflow", "--scale",
+                           "smoke", "--out", str(out), *extra],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    t0 = time.perf_counter()
+    proc = _run(out)
+    return out, proc, time.perf_counter() - t0
+
+
+def test_smoke_suite_runs_every_experiment(smoke_run):
+    out, proc, seconds = smoke_run
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    run_dir = out / "stackoverflow-smoke"
+    records = pd.read_csv(run_dir / "records.csv")
+    assert set(records.experiment) == {"table2", "fig3", "fig6", "fig7", "fig8"}
+    assert (records.status == "ok").all()
+    assert records[["mAP", "AUC"]].notna().all().all()
+    for name in ("table2.tex", "table3.tex"):
+        assert (run_dir / "tables" / name).stat().st_size > 500
+    for fig in ("fig3", "fig6", "fig7", "fig8"):
+        assert (run_dir / "figures" / f"{fig}.png").stat().st_size > 10_000
+    report = (run_dir / "report.md").read_text()
+    assert "synthetic stand-in" in report and "Table 2" in report
+    print(f"smoke suite: {seconds:.1f}s")
+
+
+def test_rerun_trains_nothing_and_keeps_results(smoke_run):
+    out, _, _ = smoke_run
+    run_dir = out / "stackoverflow-smoke"
+    before = (run_dir / "records.csv").read_text()
+    t0 = time.perf_counter()
+    proc = _run(out)
+    seconds = time.perf_counter() - t0
+    assert proc.returncode == 0
+    assert "jobs to run" not in proc.stderr and "training" not in proc.stderr
+    assert (run_dir / "records.csv").read_text() == before
+    assert seconds < 15  # < 5 s on an idle 2-core machine; slack for a loaded CI host
+
+
+def test_list_prints_methods_and_scales():
+    proc = subprocess.run([sys.executable, "run_all.py", "--list"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    for word in ("text-CNN", "AugCNN", "ML-GCN", "smoke", "quick", "paper", "table2", "fig8"):
+        assert word in proc.stdout
