@@ -1,0 +1,199 @@
+"""The ADDES model (paper Section 4) for text: encoder q_E, decoder p_D, classifier q_C, losses.
+
+Every term of the objective is its own function; all return a mean over the batch of
+per-example sums (nats), so Eq. 11's weights alpha and beta act on comparable scales.
+
+Choices, documented:
+- Label smoothing (Eq. 6): Eq. 19's 0/1 target estimates become eps / 1 - eps (eps = 0.1 by
+  default) so that KL[q_C(y_t|x,G) || p(y_t|y_s,G)] stays finite.
+- Label prior (Eq. 7): p(y_s, y_t|G) is factorised per class; y_s(j) ~ Bernoulli of the
+  Laplace-smoothed frequency of class j in D_l, y_t(i) ~ Bernoulli of the Laplace-smoothed
+  frequency of Eq. 19's estimate of target i on D_l; both clipped to [eps, 1 - eps].
+- The expectations over q_C in Eq. 6-7 use the soft label vector (Section 4.3: "we directly
+  input the soft labels to the decoder"): on D_l the decoder reads the true y_s and q_C(y_t|x);
+  on D_u it reads q_C(y_s, y_t|x).
+- Eq. 9 relaxation: decoding from z ~ N(0, I) and labels drawn from the prior, feeding back soft
+  word distributions (Hu et al. 2017) truncated to their top-k words (k = 32 by default, a
+  speed choice); q_C scores the soft sequence; BCE against the drawn labels.
+- `classifier="mlp"` is ADDES-CNN of Section 5.6: a plain multi-label linear head, no GCN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from addes.data import PAD, UNK
+from addes.gcn import GCNClassifierHead
+from addes.graph import ClassGraph
+from addes.text import Decoder, Encoder, FeatureExtractor, decoder_io, reparameterize
+
+PROB_FLOOR = 1e-6
+
+
+def bernoulli_kl(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """KL[Bern(q) || Bern(p)] summed over the last dimension (the label terms of Eq. 6-7)."""
+    q = q.clamp(PROB_FLOOR, 1 - PROB_FLOOR)
+    p = p.clamp(PROB_FLOOR, 1 - PROB_FLOOR)
+    return (q * (q.log() - p.log()) + (1 - q) * ((1 - q).log() - (1 - p).log())).sum(dim=-1)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL[N(mu, diag(exp logvar)) || N(0, I)] summed over the latent dimension (Eq. 6-7)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=-1)
+
+
+def reconstruction_nll(decoder: Decoder, states: torch.Tensor,
+                       target: torch.Tensor) -> torch.Tensor:
+    """-log p_D(x|z, y_s, y_t) per example (Eq. 6-7's first term): the token NLL summed over
+    the target's non-PAD positions (only those are projected onto the vocabulary)."""
+    scored = target != PAD
+    nll = F.cross_entropy(decoder.out(states[scored]), target[scored], reduction="none")
+    rows = scored.nonzero()[:, 0]
+    return torch.zeros(len(target), dtype=nll.dtype, device=nll.device).index_add(0, rows, nll)
+
+
+def smoothed_target_prior(graph: ClassGraph, y_s: torch.Tensor, eps: float) -> torch.Tensor:
+    """p(y_t = 1|y_s, G): Eq. 19's 0/1 estimate smoothed to eps / 1 - eps (Eq. 6's prior)."""
+    links = torch.as_tensor(graph.target_links, dtype=y_s.dtype, device=y_s.device)
+    hits = (y_s @ links.T) > 0
+    return torch.where(hits, 1 - eps, eps).to(y_s.dtype)
+
+
+def label_prior(graph: ClassGraph, y_s: np.ndarray, eps: float) -> np.ndarray:
+    """p(y_s, y_t|G) per class (Eq. 7): Laplace-smoothed frequencies of y_s on D_l and of Eq. 19's
+    estimates of y_t, clipped to [eps, 1 - eps]; float32 [|W|]."""
+    y_all = np.concatenate([y_s, graph.estimate_targets(y_s)], axis=1)
+    freq = (y_all.sum(axis=0) + 1) / (len(y_all) + 2)
+    return np.clip(freq, eps, 1 - eps).astype(np.float32)
+
+
+def loss_labeled(model: ADDES, x: torch.Tensor, y_s: torch.Tensor, eps: float,
+                 kl_weight: float = 1.0, word_dropout: float = 0.0,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. 6, -L^l_G(x, y_s) per batch: recon + KL_z + KL[q_C(y_t|x,G) || p(y_t|y_s,G)].
+
+    Also returns q_C's logits on x so that Eq. 10 can reuse them. `kl_weight` is the KL
+    annealing factor on KL_z (Bowman et al. 2016; 1.0 is the paper's objective).
+    """
+    logits_c = model.classify(x)
+    q_t = torch.sigmoid(logits_c[:, model.n_inexact :])
+    y = torch.cat([y_s, q_t], dim=1)
+    recon, kl_z = model.vae_terms(x, y, word_dropout, generator)
+    kl_y = bernoulli_kl(q_t, smoothed_target_prior(model.graph, y_s, eps))
+    return (recon + kl_weight * kl_z + kl_y).mean(), logits_c
+
+
+def loss_unlabeled(model: ADDES, x: torch.Tensor, kl_weight: float = 1.0,
+                   word_dropout: float = 0.0,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Eq. 7, -L^u_G(x): recon + KL_z + KL[q_C(y_s, y_t|x,G) || p(y_s, y_t|G)]."""
+    q = torch.sigmoid(model.classify(x))
+    recon, kl_z = model.vae_terms(x, q, word_dropout, generator)
+    kl_y = bernoulli_kl(q, model.label_prior.expand_as(q))
+    return (recon + kl_weight * kl_z + kl_y).mean()
+
+
+def loss_generative(loss_l: torch.Tensor, loss_u: torch.Tensor) -> torch.Tensor:
+    """Eq. 8: L_G = E_{p_l} L^l_G + E_{p_u} L^u_G (each already a batch mean)."""
+    return loss_l + loss_u
+
+
+def loss_consistency(model: ADDES, n: int, length: int, tau: float, top_k: int,
+                     generator: torch.Generator) -> torch.Tensor:
+    """Eq. 9, L_cons = E_{p(y_s,y_t) p_D(x^|...)} [-log q_C(y_s, y_t|x^, G)]: labels from the
+    prior p(y_s, y_t|G), z ~ N(0, I), soft decoding, BCE of q_C against the drawn labels."""
+    prior = model.label_prior.expand(n, -1)
+    y = torch.bernoulli(prior, generator=generator)
+    z = torch.randn(n, model.latent, generator=generator, device=prior.device)
+    soft_x = model.decoder.relaxed(z, y, length, tau, top_k)
+    logits = model.head(model.features(soft_x))
+    return F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(dim=1).mean()
+
+
+def loss_inexact(logits_c: torch.Tensor, y_s: torch.Tensor) -> torch.Tensor:
+    """Eq. 10, L^s_C = E_{p_l} [-log q_C(y_s|x, G)]: BCE over the inexact classes S."""
+    n_s = y_s.shape[1]
+    return F.binary_cross_entropy_with_logits(logits_c[:, :n_s], y_s,
+                                              reduction="none").sum(dim=1).mean()
+
+
+def loss_total(l_g: torch.Tensor, l_cons: torch.Tensor, l_cs: torch.Tensor, alpha: float,
+               beta: float) -> torch.Tensor:
+    """Eq. 11: L_G + alpha * L_cons + beta * L^s_C."""
+    return l_g + alpha * l_cons + beta * l_cs
+
+
+def loss_classifier_init(model: ADDES, x: torch.Tensor, y_s: torch.Tensor,
+                         eps: float) -> torch.Tensor:
+    """Algorithm 1, line 1: Eq. 10 + the third term of Eq. 6 (KL of q_C(y_t|x) to the prior)."""
+    logits_c = model.classify(x)
+    q_t = torch.sigmoid(logits_c[:, model.n_inexact :])
+    kl_y = bernoulli_kl(q_t, smoothed_target_prior(model.graph, y_s, eps)).mean()
+    return loss_inexact(logits_c, y_s) + kl_y
+
+
+class MLPHead(nn.Module):
+    """ADDES-CNN's classifier head (Section 5.6): independent linear scores per class."""
+
+    def __init__(self, feature_dim: int, n_classes: int):
+        super().__init__()
+        self.linear = nn.Linear(feature_dim, n_classes)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.linear(features)
+
+
+class ADDES(nn.Module):
+    """Encoder q_E(z|x), decoder p_D(x|z, y_s, y_t), classifier q_C(y_s, y_t|x, G) (Figure 2).
+
+    The encoder and decoder share one word embedding; the classifier has its own (it is trained
+    first, alone, in Algorithm 1). `classifier`: "gcn" (Eq. 14-16, a 2-layer GCN over
+    graph.propagation_matrix() with one-hot node attributes) or "mlp" (ADDES-CNN).
+    """
+
+    def __init__(self, graph: ClassGraph, vocab_size: int, embed_dim: int, hidden: int,
+                 latent: int, label_prior: np.ndarray, classifier: str = "gcn"):
+        super().__init__()
+        self.graph, self.latent, self.n_inexact = graph, latent, graph.n_inexact
+        n_classes = len(graph.classes)
+        embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
+        self.encoder = Encoder(embedding, hidden, latent)
+        self.decoder = Decoder(embedding, hidden, latent, n_classes)
+        self.features = FeatureExtractor(vocab_size, embed_dim, hidden)
+        if classifier == "gcn":
+            self.head = GCNClassifierHead(graph.propagation_matrix(), self.features.out_dim, hidden)
+        elif classifier == "mlp":
+            self.head = MLPHead(self.features.out_dim, n_classes)
+        else:
+            raise ValueError(f"classifier must be 'gcn' or 'mlp', not {classifier!r}")
+        self.register_buffer("label_prior", torch.as_tensor(label_prior, dtype=torch.float32))
+
+    def classifier_parameters(self) -> list[nn.Parameter]:
+        return list(self.features.parameters()) + list(self.head.parameters())
+
+    def generator_parameters(self) -> list[nn.Parameter]:
+        ids = {id(p) for p in self.classifier_parameters()}
+        return [p for p in self.parameters() if id(p) not in ids]
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """q_C logits [B, |W|] (S then T) of ids or soft sequences (Eq. 14-16)."""
+        return self.head(self.features(x))
+
+    def vae_terms(self, x: torch.Tensor, y: torch.Tensor, word_dropout: float = 0.0,
+                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example reconstruction NLL and KL_z for inputs x decoded under labels y.
+
+        `word_dropout` replaces that fraction of the decoder's input words by <unk>
+        (Bowman et al. 2016; 0.0 is the paper's model)."""
+        mu, logvar = self.encoder(x)
+        z = reparameterize(mu, logvar, generator) if self.training else mu
+        inputs, target = decoder_io(x)
+        if word_dropout > 0 and self.training:
+            drop = torch.rand(inputs.shape, generator=generator, device=x.device) < word_dropout
+            drop[:, 0] = False
+            inputs = inputs.masked_fill(drop & (inputs != PAD), UNK)
+        states = self.decoder(inputs, z, y)
+        return reconstruction_nll(self.decoder, states, target), gaussian_kl(mu, logvar)

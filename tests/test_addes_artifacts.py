@@ -1,0 +1,75 @@
+"""bench/artifacts.py: one generator per key, nested cached D_s, determinism, oracle use."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from addes.train import ADDESGenerator
+from bench import artifacts
+from bench.methods import get_method
+from bench.scales import get_scale
+
+SCALE = replace(get_scale("smoke"), addes_embed=8, addes_hidden=8, addes_latent=4,
+                n_synthetic=40, synthetic_sweep=(0, 20, 40))
+PARAMS = {"variant": "ADDES", "alpha": 0.1, "beta": 0.1, "n_synthetic": 20}
+
+
+def test_same_seed_same_synthetic_set(smoke_split, tmp_path):
+    a = artifacts.synthetic_training_set(smoke_split, seed=3, params=PARAMS, scale=SCALE,
+                                         cache_dir=tmp_path / "a")
+    b = artifacts.synthetic_training_set(smoke_split, seed=3, params=PARAMS, scale=SCALE,
+                                         cache_dir=tmp_path / "b")
+    assert a[0].x.shape == (20, smoke_split.labeled.x.shape[1])
+    assert a[1].shape == (20, len(smoke_split.graph.classes))
+    np.testing.assert_array_equal(a[0].x, b[0].x)
+    np.testing.assert_array_equal(a[1], b[1])
+    assert a[0].texts == b[0].texts and a[0].vocab == smoke_split.labeled.vocab
+
+
+def test_generator_and_synthetic_set_are_reused(smoke_split, tmp_path, monkeypatch):
+    small = artifacts.synthetic_training_set(smoke_split, seed=0, params=PARAMS, scale=SCALE,
+                                             cache_dir=tmp_path)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached generator was trained again")
+
+    monkeypatch.setattr(ADDESGenerator, "fit", no_training)
+    full = artifacts.synthetic_training_set(smoke_split, seed=0,
+                                            params={**PARAMS, "n_synthetic": None},
+                                            scale=SCALE, cache_dir=tmp_path)
+    assert len(full[0]) == SCALE.n_synthetic
+    np.testing.assert_array_equal(full[0].x[:20], small[0].x)  # nested sizes
+    other = artifacts.synthetic_training_set(smoke_split, seed=0,
+                                             params={**PARAMS, "label_sampling": "prior"},
+                                             scale=SCALE, cache_dir=tmp_path)
+    assert len(other[0]) == 20  # a new D_s from the cached generator
+    examples = artifacts.generated_examples(smoke_split, seed=0, params=PARAMS, scale=SCALE,
+                                            cache_dir=tmp_path, n_per_setting=3)
+    assert len(examples) == 6 and [e["target_on"] for e in examples] == [False] * 3 + [True] * 3
+    target = smoke_split.graph.targets[0]
+    assert all(target in e["inputs_labels"] for e in examples[3:])
+    assert all(isinstance(e["text"], str) for e in examples)
+    assert len(list((tmp_path / "generators").glob("*.joblib"))) == 1
+
+
+def test_only_addes_w_reads_the_oracle(smoke_split, tmp_path):
+    scrambled = smoke_split.with_scrambled_oracle(seed=1)
+    for variant, expect_change in (("ADDES", False), ("ADDES-W", True)):
+        params = {**PARAMS, "variant": variant}
+        g1 = artifacts._training_graph(smoke_split, variant)
+        g2 = artifacts._training_graph(scrambled, variant)
+        assert (not np.array_equal(g1.adjacency, g2.adjacency)) == expect_change, variant
+        assert artifacts.addes_config(params, SCALE).classifier == "gcn"
+    assert artifacts.addes_config({"variant": "ADDES-CNN"}, SCALE).classifier == "mlp"
+    with pytest.raises(ValueError):
+        artifacts.addes_config({"variant": "ADDES-X"}, SCALE)
+
+
+def test_augcnn_is_registered():
+    spec = get_method("AugCNN")
+    assert spec.training_set == "D_e+D_s"
+    assert spec.default_params == {"variant": "ADDES", "alpha": 0.1, "beta": 0.1,
+                                   "n_synthetic": None}
