@@ -1,0 +1,92 @@
+"""The word-corpus class graph of the MJSynth suite (paper Section 5.4.1).
+
+Each image shows one word, so its labels are the 26 letter-presence indicators and two letters
+co-occur in an image exactly when they appear together in a word. Following the paper:
+  - A comes from Eq. 17 (`conditional_cooccurrence`) over the word corpus (YAWL in the paper),
+    across ALL 26 letters, so target <-> inexact edges are corpus statistics too (no Eq. 18);
+  - p(y_t | y_s, G) comes from a random forest trained on the corpus to predict the target
+    letters from the presence of the other letters; its 0/1 predictions build D_e (in place of
+    Eq. 19) and its probabilities serve as ADDES's soft prior.
+Forest settings (the paper gives none): scikit-learn RandomForestClassifier, 100 trees,
+max_depth 12, min_samples_leaf 5, seeded, trained on a seeded sample of at most 50k words (a
+few seconds on one core; the letter statistics are stable well before that).
+`target_links` (R, kept for code that reads it) is A's T x S block binarised at 0.5:
+target t links to inexact letter s when P(t | s) >= 0.5 in the corpus.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+
+from addes.graph import ClassGraph, conditional_cooccurrence
+
+LETTERS = tuple(string.ascii_lowercase)
+MAX_FOREST_WORDS = 50_000
+
+
+def letter_labels(words: Sequence[str]) -> np.ndarray:
+    """Letter presence: float32 [n, 26], column j = 1 when letter j occurs in the word."""
+    labels = np.zeros((len(words), len(LETTERS)), np.float32)
+    for i, word in enumerate(words):
+        for char in set(word):
+            j = ord(char) - ord("a")
+            if 0 <= j < 26:
+                labels[i, j] = 1.0
+    return labels
+
+
+@dataclass(frozen=True, eq=False)
+class WordGraph(ClassGraph):
+    """A ClassGraph whose p(y_t | y_s, G) is a random forest fitted on the word corpus."""
+
+    forest: RandomForestClassifier
+
+    def target_probabilities(self, y_s: np.ndarray) -> np.ndarray:
+        """p(y_t = 1 | y_s): float32 [n, |T|] from the forest."""
+        proba = self.forest.predict_proba(np.asarray(y_s, np.float32))
+        classes = self.forest.classes_
+        if self.n_target == 1:  # scikit-learn drops the output axis for a single target
+            proba, classes = [proba], [classes]
+        columns = []
+        for labels, p in zip(classes, proba, strict=True):
+            positive = np.flatnonzero(np.asarray(labels) == 1)
+            columns.append(p[:, positive[0]] if positive.size else np.zeros(len(p)))
+        return np.stack(columns, axis=1).astype(np.float32)
+
+    def estimate_targets(self, y_s: np.ndarray) -> np.ndarray:
+        """The forest's 0/1 target labels for inexact labels y_s (these build D_e)."""
+        return (self.target_probabilities(y_s) >= 0.5).astype(np.float32)
+
+    def reweighted_by_true_labels(self, y_all: np.ndarray) -> WordGraph:
+        """ADDES-W: Eq. 17 from TRUE labels over all of W; the forest is kept."""
+        return replace(self, adjacency=conditional_cooccurrence(y_all))
+
+
+def build_word_graph(
+    words: Sequence[str],
+    targets: Sequence[str],
+    seed: int,
+    max_forest_words: int = MAX_FOREST_WORDS,
+) -> WordGraph:
+    """The graph over S (the other letters, alphabetical) then T, from a lowercase word list."""
+    unknown = [t for t in targets if t not in LETTERS]
+    if unknown:
+        raise ValueError(f"target class(es) {', '.join(unknown)} are not letters a-z")
+    inexact = tuple(c for c in LETTERS if c not in targets)
+    order = [LETTERS.index(c) for c in inexact + tuple(targets)]
+    labels = letter_labels(words)[:, order]
+    n_s = len(inexact)
+    adjacency = conditional_cooccurrence(labels)
+    rng = np.random.default_rng(seed)
+    sample = labels[rng.permutation(len(labels))[:max_forest_words]]
+    y = sample[:, n_s:].astype(np.int64)
+    forest = RandomForestClassifier(n_estimators=100, max_depth=12, min_samples_leaf=5,
+                                    random_state=seed, n_jobs=1)
+    forest.fit(sample[:, :n_s], y[:, 0] if y.shape[1] == 1 else y)
+    links = adjacency[n_s:, :n_s] >= 0.5
+    return WordGraph(inexact + tuple(targets), n_s, adjacency, links, forest)
