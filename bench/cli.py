@@ -27,7 +27,14 @@ from tabulate import tabulate
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, load_relations, load_split
 from bench.data.stackoverflow import find_data_dir
 from bench.errors import UserError
-from bench.experiments import EXPERIMENTS, SUITES, expand, experiments_of
+from bench.experiments import (
+    EXPERIMENTS,
+    EXTRA_TEXT_METHODS,
+    SUITES,
+    TABLE2_METHODS,
+    expand,
+    experiments_of,
+)
 from bench.io import atomic_write_text
 from bench.methods import all_methods, get_method
 from bench.records import records_frame, write_records_csv
@@ -75,7 +82,8 @@ def print_listing() -> None:
     for e in EXPERIMENTS.values():
         print(f"  {e.name:<8} [{e.suite}] {e.description}")
     print("\nMethods:")
-    for m in all_methods().values():
+    paper_order = {name: i for i, name in enumerate(TABLE2_METHODS + EXTRA_TEXT_METHODS)}
+    for m in sorted(all_methods().values(), key=lambda m: paper_order.get(m.name, 99)):
         flag = "" if m.in_paper else " (not in the paper)"
         print(f"  {m.name:<10} trains on {m.training_set:<8} {m.summary}{flag}")
     print("\nScales:")

@@ -1,0 +1,47 @@
+"""timm-style checks over the registry: every registered method gets them for free.
+
+At smoke scale on the stand-in, each method fits, predicts probabilities in [0, 1] of shape
+(n, |T|) on both datasets, and gives identical results for the same seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from baselines.training import TrainConfig
+from bench.experiments import resolve_params
+from bench.methods import MethodContext, all_methods
+from bench.runner import RunContext, training_data, with_estimated_targets
+from bench.scales import get_scale
+
+SCALE = get_scale("smoke")
+
+
+def _predict(method, split, cache_dir, tmp_path, seed=0):
+    spec = all_methods()[method]
+    params = dict(resolve_params(method, {}, SCALE))
+    ctx = RunContext("stackoverflow", SCALE, tmp_path, cache_dir)
+    x, y = training_data(split, spec, params, seed, ctx)
+    est = spec.build(MethodContext(SCALE, seed, "text", len(split.labeled.vocab),
+                                   TrainConfig(max_epochs=2, patience=1), params))
+    est.fit(x, y, graph=split.graph, unlabeled=split.unlabeled if spec.uses_unlabeled else None,
+            val=(split.val, with_estimated_targets(split, split.val_y_s)))
+    return est.predict_proba(split.test)
+
+
+@pytest.mark.parametrize("method", sorted(all_methods()))
+@pytest.mark.parametrize("dataset", ["smoke_split", "smoke_split2"])
+def test_method_contract(method, dataset, request, cache_dir, tmp_path):
+    split = request.getfixturevalue(dataset)
+    proba = _predict(method, split, cache_dir, tmp_path)
+    assert proba.shape == (len(split.test), len(split.targets))
+    assert np.isfinite(proba).all() and (proba >= 0).all() and (proba <= 1).all()
+    np.testing.assert_array_equal(proba, _predict(method, split, cache_dir, tmp_path))
+
+
+def test_registry_lists_the_paper_methods_and_the_extras():
+    methods = all_methods()
+    paper = {"text-CNN", "GRU", "ML-GCN", "Semi-CNN", "Zero-shot", "AugCNN", "AugGCN"}
+    assert paper <= set(methods)
+    assert {m for m, spec in methods.items() if not spec.in_paper} == {"TF-IDF+LR", "AugLR"}
