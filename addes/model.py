@@ -20,6 +20,8 @@ Choices, documented:
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 from torch import nn
@@ -56,10 +58,31 @@ def reconstruction_nll(decoder: Decoder, states: torch.Tensor,
 
 
 def smoothed_target_prior(graph: ClassGraph, y_s: torch.Tensor, eps: float) -> torch.Tensor:
-    """p(y_t = 1|y_s, G): Eq. 19's 0/1 estimate smoothed to eps / 1 - eps (Eq. 6's prior)."""
+    """p(y_t = 1|y_s, G) (Eq. 6's prior): the graph's own probabilities when it has them (the
+    word-corpus random forest of the MJSynth suite, `WordGraph.target_probabilities`), clipped
+    to [eps, 1 - eps]; else Eq. 19's 0/1 estimate smoothed to eps / 1 - eps."""
+    if hasattr(graph, "target_probabilities"):
+        p = _cached_target_probabilities(graph, y_s.detach().cpu().numpy())
+        return torch.as_tensor(p, dtype=y_s.dtype, device=y_s.device).clamp(eps, 1 - eps)
     links = torch.as_tensor(graph.target_links, dtype=y_s.dtype, device=y_s.device)
     hits = (y_s @ links.T) > 0
     return torch.where(hits, 1 - eps, eps).to(y_s.dtype)
+
+
+_TARGET_PROBA_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached_target_probabilities(graph, y_s: np.ndarray) -> np.ndarray:
+    """graph.target_probabilities(y_s), memoised per distinct binary row (a forest call per
+    training step would cost as much as a small network's step; rows repeat across epochs)."""
+    cache = _TARGET_PROBA_CACHE.setdefault(graph, {})
+    keys = [row.tobytes() for row in (np.asarray(y_s) > 0.5)]
+    missing = [i for i, k in enumerate(keys) if k not in cache]
+    if missing:
+        new = graph.target_probabilities(np.asarray(y_s)[missing])
+        for i, row in zip(missing, new, strict=True):
+            cache[keys[i]] = row
+    return np.stack([cache[k] for k in keys])
 
 
 def label_prior(graph: ClassGraph, y_s: np.ndarray, eps: float) -> np.ndarray:

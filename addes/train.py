@@ -1,4 +1,4 @@
-"""Training ADDES (Algorithm 1) and sampling synthetic labeled text from it.
+"""Training ADDES (Algorithm 1) and sampling synthetic labeled text or images from it.
 
     gen = ADDESGenerator(ADDESConfig(embed_dim=300, hidden=150, latent=64, ...), seed=0)
     gen.fit(labeled, y_s, unlabeled, graph, val=(val_inputs, val_y_s))
@@ -18,6 +18,11 @@ Deviations, behind flags that are off by default: KL annealing of KL_z from 0 to
 `kl_anneal_steps` steps of phase 2, and word dropout of the decoder input (Bowman et al. 2016).
 L_cons is estimated on `cons_batch` prior samples per step, decoded for `relaxed_length` steps
 (speed choices; see Eq. 9).
+
+Both modalities share this class and its training loop; the modality comes from the inputs
+(`Inputs.modality`): token ids build `addes.model.ADDES` (embed_dim, hidden, latent), images
+build `addes.image.ImageADDES` (width_mult, latent; embed_dim and hidden are unused). For
+images, `generate` returns the decoder's mean images (p_D's mean; its pixel noise is not added).
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ class ADDESConfig:
     kl_anneal_steps: int = 0  # deviation when > 0 (Bowman et al. 2016)
     word_dropout: float = 0.0  # deviation when > 0 (Bowman et al. 2016)
     device: str = "cpu"
+    width_mult: float = 1.0  # images: the paper's filter counts times this
 
 
 def relaxed_length(labeled: Inputs) -> int:
@@ -93,10 +99,22 @@ def _paired_batches(n_l: int, n_u: int, half: int, gen: torch.Generator
 
 
 class ADDESGenerator:
-    """ADDES for text, scikit-learn-like: fit, sample_labels, generate, predict_proba."""
+    """ADDES for text or images, scikit-learn-like: fit, sample_labels, generate,
+    predict_proba, state_dict / from_state_dict."""
 
     def __init__(self, config: ADDESConfig, seed: int):
         self.config, self.seed = config, seed
+
+    def _build_model(self, prior: np.ndarray) -> torch.nn.Module:
+        cfg = self.config
+        if self.modality_ == "image":
+            from addes.image import ImageADDES
+
+            model = ImageADDES(self.graph_, cfg.width_mult, cfg.latent, prior, cfg.classifier)
+        else:
+            model = ADDES(self.graph_, len(self.vocab_), cfg.embed_dim, cfg.hidden, cfg.latent,
+                          prior, cfg.classifier)
+        return model.to(cfg.device)
 
     # ---- training ---------------------------------------------------------------------------
 
@@ -105,12 +123,12 @@ class ADDESGenerator:
         cfg, dev = self.config, self.config.device
         torch.manual_seed(self.seed)
         self.graph_, self.vocab_ = graph, labeled.vocab
+        self.modality_ = labeled.modality
         self.max_len_ = labeled.x.shape[1]
-        self.cons_len_ = relaxed_length(labeled)
+        self.cons_len_ = relaxed_length(labeled) if self.modality_ == "text" else 0
         self.y_s_ = np.asarray(y_s, dtype=np.float32)
         prior = label_prior(graph, self.y_s_, cfg.label_smoothing_eps)
-        self.model_ = ADDES(graph, len(labeled.vocab), cfg.embed_dim, cfg.hidden, cfg.latent,
-                            prior, cfg.classifier).to(dev)
+        self.model_ = self._build_model(prior)
         order = torch.Generator().manual_seed(self.seed)  # batch order, on the CPU
         noise = torch.Generator(device=dev).manual_seed(self.seed + 1)  # z, labels, dropout
         x_l = torch.from_numpy(labeled.x).to(dev)
@@ -224,21 +242,40 @@ class ADDESGenerator:
     def _prior(self) -> np.ndarray:
         return self.model_.label_prior.cpu().numpy()
 
+    def sample_z(self, n: int, seed: int = 0) -> np.ndarray:
+        """n latent codes z ~ N(0, I), float32 [n, latent] (what `generate` draws for a seed)."""
+        gen = torch.Generator().manual_seed(seed)
+        return torch.randn(n, self.config.latent, generator=gen).numpy()
+
     @torch.no_grad()
     def generate(self, y_s: np.ndarray, y_t: np.ndarray, z_from: str = "prior", seed: int = 0,
-                 temperature: float = 1.0, batch_size: int = 2048) -> Inputs:
-        """Texts x_syn ~ p_D(x|z, y_s, y_t), z ~ N(0, I), by ancestral sampling (batched)."""
+                 temperature: float = 1.0, batch_size: int = 2048,
+                 z: np.ndarray | None = None) -> Inputs:
+        """x_syn ~ p_D(x|z, y_s, y_t) with z ~ N(0, I) drawn from `seed`, or the given z
+        [n, latent] (Figure 5 decodes the same z under different labels). Text: ancestral
+        sampling of tokens; images: the decoder's mean images float32 [n, 1, 32, 100]."""
         if z_from != "prior":
             raise ValueError(f"z_from must be 'prior', not {z_from!r}")
         self.model_.eval()
         dev = self.config.device
         gen = torch.Generator(device=dev).manual_seed(seed)
         y = torch.as_tensor(np.concatenate([y_s, y_t], axis=1), dtype=torch.float32, device=dev)
+        z_all = None if z is None else torch.as_tensor(z, dtype=torch.float32, device=dev)
+        if z_all is not None and len(z_all) != len(y):
+            raise ValueError(f"{len(z_all)} latent codes for {len(y)} label vectors")
+        image = getattr(self, "modality_", "text") == "image"
         chunks = []
         for i in range(0, len(y), batch_size):
             yb = y[i : i + batch_size]
-            z = torch.randn(len(yb), self.config.latent, generator=gen, device=dev)
-            chunks.append(self.model_.decoder.sample(z, yb, self.max_len_ + 1, temperature, gen))
+            zb = (torch.randn(len(yb), self.config.latent, generator=gen, device=dev)
+                  if z_all is None else z_all[i : i + batch_size])
+            if image:
+                chunks.append(self.model_.decoder(zb, yb))
+            else:
+                chunks.append(self.model_.decoder.sample(zb, yb, self.max_len_ + 1, temperature,
+                                                         gen))
+        if image:
+            return Inputs(np.ascontiguousarray(torch.cat(chunks).cpu().numpy()))
         ids = torch.cat(chunks).cpu().numpy()[:, : self.max_len_]  # step L+1 can only be EOS
         ids[ids == EOS] = PAD
         texts = tuple(" ".join(self.vocab_[t] for t in row if t > EOS) for row in ids)
@@ -258,6 +295,7 @@ class ADDESGenerator:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to rebuild the fitted generator (plain, picklable objects)."""
         return {"config": asdict(self.config), "seed": self.seed, "graph": self.graph_,
+                "modality": self.modality_,
                 "vocab": self.vocab_, "max_len": self.max_len_, "cons_len": self.cons_len_,
                 "y_s": self.y_s_,
                 "target_prevalence": self.target_prevalence_,
@@ -269,10 +307,9 @@ class ADDESGenerator:
         self = cls(config, state["seed"])
         self.graph_, self.vocab_, self.max_len_ = state["graph"], state["vocab"], state["max_len"]
         self.cons_len_ = state["cons_len"]
+        self.modality_ = state.get("modality", "text")
         self.y_s_, self.target_prevalence_ = state["y_s"], state["target_prevalence"]
-        prior = state["model"]["label_prior"].numpy()
-        self.model_ = ADDES(self.graph_, len(self.vocab_), config.embed_dim, config.hidden,
-                            config.latent, prior, config.classifier).to(device)
+        self.model_ = self._build_model(state["model"]["label_prior"].numpy())
         self.model_.load_state_dict(state["model"])
         self.model_.eval()
         return self

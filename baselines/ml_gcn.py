@@ -37,7 +37,7 @@ from addes.data import Inputs
 from addes.gcn import GCN
 from addes.graph import ClassGraph
 from baselines.text_cnn import KimCNN
-from baselines.training import NeuralMultiLabelClassifier, TrainConfig
+from baselines.training import FeatureFactory, NeuralMultiLabelClassifier, TrainConfig
 
 TAU = 0.4  # binarisation threshold of the official recipe
 NEIGHBOUR_WEIGHT = 0.25  # gen_A's column mass before the identity: p = 0.25 / 1.25 = 0.2
@@ -69,7 +69,7 @@ def ml_gcn_propagation(adjacency: np.ndarray) -> np.ndarray:
 
 
 class MLGCNNet(nn.Module):
-    def __init__(self, features: KimCNN, propagation: np.ndarray, hidden: int):
+    def __init__(self, features: nn.Module, propagation: np.ndarray, hidden: int):
         super().__init__()
         self.features = features
         self.gcn = GCN(propagation, (len(propagation), hidden, features.out_dim),
@@ -85,8 +85,10 @@ class MLGCN(NeuralMultiLabelClassifier):
     learns_all_classes = True
 
     def __init__(self, vocab_size: int, embed_dim: int = 300, maps: int = 100,
-                 gcn_hidden: int = 1024, config: TrainConfig = TrainConfig(), seed: int = 0):
+                 gcn_hidden: int = 1024, config: TrainConfig = TrainConfig(), seed: int = 0,
+                 features: FeatureFactory | None = None):
         super().__init__(config, seed)
+        self.features = features  # None: KimCNN (text); else e.g. SDANN's features (images)
         self.vocab_size, self.embed_dim, self.maps = vocab_size, embed_dim, maps
         self.gcn_hidden = gcn_hidden
 
@@ -99,5 +101,6 @@ class MLGCN(NeuralMultiLabelClassifier):
         return super().fit(X, Y, graph=graph, unlabeled=unlabeled, val=val)
 
     def build(self, X: Inputs, graph: ClassGraph, n_out: int) -> nn.Module:
-        features = KimCNN(self.vocab_size, self.embed_dim, self.maps)
+        features = (KimCNN(self.vocab_size, self.embed_dim, self.maps) if self.features is None
+                    else self.features(X))
         return MLGCNNet(features, ml_gcn_propagation(self.adjacency_), self.gcn_hidden)

@@ -31,7 +31,7 @@ from torch.nn import functional as F
 from addes.data import Inputs
 from addes.graph import ClassGraph
 from baselines.text_cnn import TextCNN
-from baselines.training import Regularizer, TrainConfig, as_tensor
+from baselines.training import FeatureFactory, Regularizer, TrainConfig, as_tensor
 
 
 def binary_entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
@@ -52,8 +52,9 @@ class EntropyRegularizedCNN(TextCNN):
     """text-CNN + lambda x entropy on D_u, for one fixed lambda."""
 
     def __init__(self, vocab_size: int, embed_dim: int = 300, maps: int = 100,
-                 lam: float = 0.1, config: TrainConfig = TrainConfig(), seed: int = 0):
-        super().__init__(vocab_size, embed_dim, maps, config, seed)
+                 lam: float = 0.1, config: TrainConfig = TrainConfig(), seed: int = 0,
+                 features: FeatureFactory | None = None):
+        super().__init__(vocab_size, embed_dim, maps, config, seed, features)
         self.lam = lam
 
     def regularizer(self, unlabeled: Inputs | None) -> Regularizer | None:
@@ -70,12 +71,15 @@ class EntropyRegularizedCNN(TextCNN):
 
 
 class SemiCNN:
-    """Entropy-regularised text-CNN with lambda selected on the validation part."""
+    """Entropy-regularised text-CNN with lambda selected on the validation part (`features`:
+    another feature extractor than KimCNN, e.g. SDANN's for images)."""
 
     def __init__(self, vocab_size: int, embed_dim: int = 300, maps: int = 100,
                  lambdas: Sequence[float] = (0.01, 0.1, 1.0),
-                 config: TrainConfig = TrainConfig(), seed: int = 0):
+                 config: TrainConfig = TrainConfig(), seed: int = 0,
+                 features: FeatureFactory | None = None):
         self.vocab_size, self.embed_dim, self.maps = vocab_size, embed_dim, maps
+        self.features = features
         self.lambdas = tuple(sorted(lambdas))  # ascending: ties go to the smaller lambda
         self.config, self.seed = config, seed
 
@@ -87,7 +91,7 @@ class SemiCNN:
         self.val_map_: dict[float, float] = {}
         for lam in self.lambdas:
             est = EntropyRegularizedCNN(self.vocab_size, self.embed_dim, self.maps, lam,
-                                        self.config, self.seed)
+                                        self.config, self.seed, self.features)
             est.fit(X, Y, graph=graph, unlabeled=unlabeled, val=val)
             if val is None:
                 best = (lam, est)

@@ -14,7 +14,7 @@ from torch import nn
 
 from addes.data import PAD, Inputs
 from addes.graph import ClassGraph
-from baselines.training import NeuralMultiLabelClassifier, TrainConfig
+from baselines.training import FeatureFactory, NeuralMultiLabelClassifier, TrainConfig
 
 
 class KimCNN(nn.Module):
@@ -45,12 +45,22 @@ class TextCNNNet(nn.Module):
 
 
 class TextCNN(NeuralMultiLabelClassifier):
-    """Kim's CNN over the target classes, trained on whatever training set it is given."""
+    """Kim's CNN over the target classes, trained on whatever training set it is given.
+
+    `features`, when given, builds another feature extractor in place of KimCNN (the image
+    versions of the CNN baselines pass SDANN's)."""
 
     def __init__(self, vocab_size: int, embed_dim: int = 300, maps: int = 100,
-                 config: TrainConfig = TrainConfig(), seed: int = 0):
+                 config: TrainConfig = TrainConfig(), seed: int = 0,
+                 features: FeatureFactory | None = None):
         super().__init__(config, seed)
         self.vocab_size, self.embed_dim, self.maps = vocab_size, embed_dim, maps
+        self.features = features
+
+    def make_features(self, X: Inputs) -> nn.Module:
+        if self.features is not None:
+            return self.features(X)
+        return KimCNN(self.vocab_size, self.embed_dim, self.maps)
 
     def build(self, X: Inputs, graph: ClassGraph, n_out: int) -> nn.Module:
-        return TextCNNNet(KimCNN(self.vocab_size, self.embed_dim, self.maps), n_out)
+        return TextCNNNet(self.make_features(X), n_out)

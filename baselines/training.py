@@ -49,6 +49,9 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
 
 
 Regularizer = Callable[[nn.Module, torch.Generator], torch.Tensor]
+# builds a feature extractor (an nn.Module with an `out_dim`) for training inputs X: how the
+# CNN-based baselines take KimCNN for text or SDANN's features for images
+FeatureFactory = Callable[[Inputs], nn.Module]
 
 
 def fit_multilabel(

@@ -41,7 +41,7 @@ from addes.data import Inputs
 from addes.gcn import GCN, symmetric_normalize
 from addes.graph import ClassGraph
 from baselines.text_cnn import KimCNN, TextCNNNet
-from baselines.training import TrainConfig, as_tensor, fit_multilabel
+from baselines.training import FeatureFactory, TrainConfig, as_tensor, fit_multilabel
 
 ORIGINAL_HIDDEN = (2048, 2048, 1024, 1024, 512)
 
@@ -52,7 +52,8 @@ class ZeroShotGCN:
     def __init__(self, vocab_size: int, embed_dim: int = 300, maps: int = 100,
                  width: float = 1.0, gcn_epochs: int = 300, gcn_lr: float = 1e-3,
                  gcn_weight_decay: float = 5e-4, config: TrainConfig = TrainConfig(),
-                 seed: int = 0):
+                 seed: int = 0, features: FeatureFactory | None = None):
+        self.features = features  # None: KimCNN (text); else e.g. SDANN's features (images)
         self.vocab_size, self.embed_dim, self.maps = vocab_size, embed_dim, maps
         self.hidden = tuple(max(8, round(w * width)) for w in ORIGINAL_HIDDEN)
         self.gcn_epochs, self.gcn_lr, self.gcn_weight_decay = gcn_epochs, gcn_lr, gcn_weight_decay
@@ -64,7 +65,9 @@ class ZeroShotGCN:
         y_s = np.asarray(Y[:, :n_s], dtype=np.float32)  # the target columns are never read
         device = self.config.device
         torch.manual_seed(self.seed)
-        self.cnn_ = TextCNNNet(KimCNN(self.vocab_size, self.embed_dim, self.maps), n_s).to(device)
+        extractor = (KimCNN(self.vocab_size, self.embed_dim, self.maps) if self.features is None
+                     else self.features(X))
+        self.cnn_ = TextCNNNet(extractor, n_s).to(device)
         x_val = y_val = None
         if val is not None:
             x_val = as_tensor(val[0], device)

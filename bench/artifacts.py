@@ -21,14 +21,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 
 from addes.data import Inputs
 from addes.graph import ClassGraph
 from addes.train import ADDESConfig, ADDESGenerator
 from bench.data.splits import Split
-from bench.io import atomic_dump
+from bench.io import atomic_dump, load_cached
 from bench.locks import file_lock
 from bench.scales import Scale
 
@@ -54,14 +53,25 @@ def _variant(params: Mapping[str, Any]) -> str:
 
 
 def generator_key(split: Split, seed: int, params: Mapping[str, Any], scale: Scale) -> str:
-    blob = json.dumps([split_fingerprint(split), scale.identity(), seed, _variant(params),
+    blob = json.dumps([split_fingerprint(split), scale.identity(split.modality), seed,
+                       _variant(params),
                        float(params.get("alpha", 0.1)), float(params.get("beta", 0.1))],
                       sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:20]
 
 
-def addes_config(params: Mapping[str, Any], scale: Scale, device: str = "cpu") -> ADDESConfig:
-    """ADDESConfig from the Scale's ADDES fields and the job's variant, alpha and beta."""
+def addes_config(params: Mapping[str, Any], scale: Scale, device: str = "cpu",
+                 modality: str = "text") -> ADDESConfig:
+    """ADDESConfig from the Scale's ADDES fields and the job's variant, alpha and beta (for
+    images: the image width multiplier, latent size and epochs; Section 5.4.2)."""
+    if modality == "image":
+        return ADDESConfig(
+            latent=scale.addes_image_latent, width_mult=scale.image_width_mult,
+            alpha=float(params.get("alpha", 0.1)), beta=float(params.get("beta", 0.1)),
+            classifier="mlp" if _variant(params) == "ADDES-CNN" else "gcn",
+            epochs_classifier=scale.addes_image_epochs_classifier,
+            epochs_vae=scale.addes_image_epochs_vae, epochs_joint=scale.addes_image_epochs_joint,
+            batch_size=scale.batch_size, patience=scale.patience, device=device)
     return ADDESConfig(
         embed_dim=scale.addes_embed, hidden=scale.addes_hidden, latent=scale.addes_latent,
         alpha=float(params.get("alpha", 0.1)), beta=float(params.get("beta", 0.1)),
@@ -84,11 +94,16 @@ def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], sca
     key = generator_key(split, seed, params, scale)
     path = Path(cache_dir) / "generators" / f"{split.dataset}-{key}.joblib"
     with file_lock(path.with_suffix(".lock")):
-        if path.exists():
-            return ADDESGenerator.from_state_dict(joblib.load(path), device)
+        state = load_cached(path, lambda s: isinstance(s, dict) and len(s) > 0)
+        if state is not None:
+            try:
+                return ADDESGenerator.from_state_dict(state, device)
+            except Exception as err:  # a state that does not fit is rebuilt, never trusted
+                log.warning("cached generator %s does not load (%s); retraining", path, err)
+                path.unlink(missing_ok=True)
         variant = _variant(params)
         log.info("training %s generator for %s (seed %d) -> %s", variant, split.dataset, seed, path)
-        gen = ADDESGenerator(addes_config(params, scale, device), seed).fit(
+        gen = ADDESGenerator(addes_config(params, scale, device, split.modality), seed).fit(
             split.labeled, split.y_s, split.unlabeled, _training_graph(split, variant),
             val=(split.val, split.val_y_s))
         atomic_dump(gen.state_dict(), path)
@@ -100,14 +115,19 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
     """D_s for a job: inputs and labels [n, |W|] (S then T). params keys: variant ("ADDES" |
     "ADDES-CNN" | "ADDES-W"), alpha, beta, n_synthetic, label_sampling (optional, default
     "resample"; see ADDESGenerator.sample_labels)."""
-    n = int(params["n_synthetic"] if params.get("n_synthetic") is not None else scale.n_synthetic)
-    n_max = max((*scale.synthetic_sweep, scale.n_synthetic, n))
+    if split.modality == "image":
+        default_n, sweep = scale.mj_n_synthetic, scale.mj_synthetic_sweep
+    else:
+        default_n, sweep = scale.n_synthetic, scale.synthetic_sweep
+    n = int(params["n_synthetic"] if params.get("n_synthetic") is not None else default_n)
+    n_max = max((*sweep, default_n, n))
     sampling = params.get("label_sampling") or DEFAULT_LABEL_SAMPLING
     key = generator_key(split, seed, params, scale)
     path = Path(cache_dir) / "synthetic" / f"{split.dataset}-{key}-{sampling}-{n_max}.joblib"
     with file_lock(path.with_suffix(".lock")):
-        if path.exists():
-            inputs, labels = joblib.load(path)
+        cached = load_cached(path, lambda obj: _valid_synthetic(obj, n_max, split))
+        if cached is not None:
+            inputs, labels = cached
         else:
             gen = trained_generator(split, seed=seed, params=params, scale=scale,
                                     cache_dir=cache_dir, device=device)
@@ -116,6 +136,16 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
             labels = np.concatenate([y_s, y_t], axis=1).astype(np.float32)
             atomic_dump((inputs, labels), path)
     return inputs.subset(slice(0, n)), labels[:n]
+
+
+def _valid_synthetic(obj: Any, n_max: int, split: Split) -> bool:
+    """A cached D_s: (Inputs, labels [n_max, |W|]) with one input per label row."""
+    if not (isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[0], Inputs)
+            and isinstance(obj[1], np.ndarray)):
+        return False
+    inputs, labels = obj
+    n_classes = len(split.inexact) + len(split.targets)
+    return labels.shape == (n_max, n_classes) and len(inputs) == n_max
 
 
 def generated_examples(split: Split, *, seed: int, params: Mapping[str, Any], scale: Scale,
@@ -135,3 +165,19 @@ def generated_examples(split: Split, *, seed: int, params: Mapping[str, Any], sc
             names = [c for c, v in zip(classes, row, strict=True) if v > 0.5]
             examples.append({"inputs_labels": names, "text": text, "target_on": target_on})
     return examples
+
+
+def generated_images(split: Split, *, seed: int, params: Mapping[str, Any], scale: Scale,
+                     cache_dir: Path, n_columns: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """For Figure 5: (images with every target on, images with every target off), each
+    float32 [n_columns, 1, H, W]. Column j of both rows decodes the same z ~ N(0, I) and the
+    same inexact labels (a y_s row resampled from D_l), so only the target labels differ."""
+    gen = trained_generator(split, seed=seed, params=params, scale=scale, cache_dir=cache_dir)
+    rng = np.random.default_rng(seed)
+    y_s = split.y_s[rng.integers(0, len(split.y_s), n_columns)]
+    z = gen.sample_z(n_columns, seed=seed)
+    rows = []
+    for on in (1.0, 0.0):
+        y_t = np.full((n_columns, split.graph.n_target), on, np.float32)
+        rows.append(gen.generate(y_s, y_t, seed=seed, z=z).x)
+    return rows[0], rows[1]

@@ -1,7 +1,9 @@
 """The command line: parse, validate everything a user can get wrong, then run and report.
 
-    python run_all.py --suite stackoverflow [--scale smoke|quick|paper] [--data-dir DIR]
-        [--experiments table2,...] [--methods text-CNN,...] [--seeds N] [--jobs N] [--out DIR]
+    python run_all.py --suite stackoverflow|mjsynth|all [--scale smoke|quick|paper]
+        [--data-dir DIR] [--word-list PATH] [--experiments table2,...] [--methods text-CNN,...]
+        [--seeds N] [--jobs N] [--out DIR]
+        [--check REF [--exact] [--min-effect X]] [--save-reference PATH]
     python run_all.py --list
 
 User errors print one line and exit with 2; failed jobs exit with 1 after the reports.
@@ -11,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import os
 import shlex
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +28,9 @@ import pandas as pd
 import torch
 from tabulate import tabulate
 
+from bench import regress
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, load_relations, load_split
+from bench.data.render import load_word_list
 from bench.data.stackoverflow import find_data_dir
 from bench.errors import UserError
 from bench.experiments import (
@@ -51,26 +57,43 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog="run_all.py", description="ADDES benchmark suite (Dai et al., KDD 2021)")
-    p.add_argument("--suite", choices=None, help=f"one of: {', '.join(SUITES)}")
+    p.add_argument("--suite", choices=None, help=f"one of: {', '.join(SUITES)}, all")
     p.add_argument("--scale", default="quick", help="smoke | quick (default) | paper")
     p.add_argument("--data-dir", type=Path, help="folder with real data (default: "
                    "$ADDES_DATA/<suite>, ./data/<suite>, else the synthetic stand-in)")
+    p.add_argument("--word-list", type=Path, help="MJSynth suite: word corpus for the class "
+                   "graph and the renderer (one word a line, e.g. YAWL's word.list; default: "
+                   "/usr/share/dict/words, else a built-in list)")
     p.add_argument("--relations", type=Path, default=DEFAULT_RELATIONS,
                    help="Eq. 18 relations file (JSON: target -> related inexact tags)")
     p.add_argument("--experiments", help="comma-separated subset (default: all of the suite)")
     p.add_argument("--methods", help="comma-separated subset of the registered methods")
     p.add_argument("--seeds", type=int, help="seeds per table (default: the scale's; paper: 5)")
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--threads", type=int, help="torch threads per worker (default: cores / "
+                   "--jobs; 1 is faster for the small models on a busy machine)")
     p.add_argument("--out", type=Path, default=Path("results"), help="output root (results/)")
     p.add_argument("--retry-failed", action="store_true", help="rerun jobs recorded as failed")
     p.add_argument("--list", action="store_true", help="list suites, experiments, methods, scales")
+    p.add_argument("--check", type=Path, metavar="REF", help="regression gate: compare the "
+                   "records with reference REF; exit 1 on a significant degradation")
+    p.add_argument("--exact", action="store_true", help="with --check: every value must be "
+                   "bit-identical (same machine kind); any change fails")
+    p.add_argument("--min-effect", type=float, default=regress.DEFAULT_MIN_EFFECT,
+                   help="with --check: smallest drop that counts (absolute; default 0.01)")
+    p.add_argument("--save-reference", type=Path, metavar="PATH",
+                   help="write this run's records as a reference file (JSON) for --check")
     args = p.parse_args(argv)
     if not args.list and not args.suite:
         raise UserError("--suite is required (or --list)")
-    for name in ("seeds", "jobs"):
+    for name in ("seeds", "jobs", "threads"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name}: must be a positive integer, got {value}")
+    for name in ("experiments", "methods"):  # "," would run nothing and overwrite records.csv
+        value = getattr(args, name)
+        if value is not None and not _split_list(value):
+            raise UserError(f"--{name}: empty list {value!r}; name at least one")
     return args
 
 
@@ -105,17 +128,50 @@ def _check_writable(folder: Path) -> None:
         raise UserError(f"--out {folder}: not writable ({err.strerror})") from None
 
 
+def _run_all_suites(args: argparse.Namespace) -> int:
+    """--suite all: every suite in turn (each in its own run folder); the worst exit status."""
+    names = _split_list(args.experiments)
+    if names:
+        unknown = [n for n in names if n not in EXPERIMENTS]
+        if unknown:
+            raise UserError(f"--experiments: unknown experiment {unknown[0]!r}; known: "
+                            f"{', '.join(EXPERIMENTS)}")
+    if args.data_dir is not None:
+        raise UserError("--data-dir names one suite's folder: use it with a single --suite")
+    status = 0
+    for suite in SUITES:
+        chosen = None if names is None else [n for n in names if EXPERIMENTS[n].suite == suite]
+        if chosen == []:
+            continue
+        sub = argparse.Namespace(**{**vars(args), "suite": suite,
+                                    "experiments": None if chosen is None else ",".join(chosen)})
+        status = max(status, run(sub))
+    return status
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.suite == "all":
+        return _run_all_suites(args)
     scale = get_scale(args.scale)
     if args.seeds:
         scale = scale.with_seeds(args.seeds)
     experiments = experiments_of(args.suite, _split_list(args.experiments))
     methods = _split_list(args.methods)
+    gate = _prepare_gate(args, scale.name)
     for m in methods or ():
         get_method(m)
     load_relations(args.relations)
-    data_dir = find_data_dir(args.data_dir)
-    if data_dir is None:
+    image = args.suite == "mjsynth"
+    word_list = getattr(args, "word_list", None)
+    if image:
+        load_word_list(word_list)  # a bad --word-list fails here
+    data_dir = find_data_dir(args.data_dir, args.suite)
+    if data_dir is None and image:
+        print(f"bench: no real data found; using the synthetic stand-in (built-in renderer) "
+              f"(put Synth90k / MJSynth images, e.g. its 90kDICT32px tree or a folder of "
+              f"<n>_<word>_<m>.jpg files, in data/{args.suite}/ or pass --data-dir)",
+              file=sys.stderr)
+    elif data_dir is None:
         print(f"bench: no real data found; using the synthetic stand-in (put StackSample "
               f"Questions.csv + Tags.csv, or labeled.tsv [+ unlabeled.tsv], in "
               f"data/{args.suite}/ or pass --data-dir)", file=sys.stderr)
@@ -123,9 +179,11 @@ def run(args: argparse.Namespace) -> int:
     run_dir = args.out / run_name
     _check_writable(run_dir)
     ctx = RunContext(args.suite, scale, run_dir, args.out / "cache", data_dir, args.relations,
-                     device="cpu", threads=threads_per_worker(args.jobs))
+                     device="cpu", threads=getattr(args, "threads", None)
+                     or threads_per_worker(args.jobs), word_list=word_list if image else None)
     for dataset in SUITES[args.suite]:  # bad data fails here, before anything is written
-        load_split(dataset, scale, data_dir, ctx.cache_dir, args.relations)
+        load_split(dataset, scale, data_dir, ctx.cache_dir, args.relations,
+                   word_list=ctx.word_list)
 
     experiment_jobs = [(e.name, job) for e in experiments for job in expand(e, scale, methods)]
     records = run_jobs([job for _, job in experiment_jobs], ctx, n_workers=args.jobs,
@@ -133,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
     frame = records_frame(experiment_jobs, records)
     write_records_csv(frame, run_dir / "records.csv")
     write_reports(run_dir, frame, ctx, args, [e.name for e in experiments])
+    gate_status = _finish_gate(gate, args, ctx, frame, [e.name for e in experiments], methods)
     failed = frame[frame.status == "failed"].drop_duplicates("key")
     print(f"bench: results in {run_dir}/ (records.csv, report.md, tables/, figures/)", file=sys.stderr)
     if len(failed):
@@ -140,7 +199,68 @@ def run(args: argparse.Namespace) -> int:
             print(f"bench: FAILED {row.dataset} {row.method} seed={row.seed}: {row.error}",
                   file=sys.stderr)
         return 1
-    return 0
+    return gate_status
+
+
+def _prepare_gate(args: argparse.Namespace, scale_name: str) -> dict:
+    """Validate the regression-gate options and load the reference before any job runs."""
+    if args.exact and not args.check:
+        raise UserError("--exact needs --check REF")
+    if not args.min_effect >= 0:
+        raise UserError(f"--min-effect: must be >= 0, got {args.min_effect}")
+    gate = {"started": time.time(), "meta": None, "reference": None}
+    if args.check:
+        gate["meta"], gate["reference"] = regress.load_reference(args.check)
+        regress.check_compatible(gate["meta"], args.check, suite=args.suite, scale=scale_name)
+    return gate
+
+
+def _finish_gate(gate: dict, args: argparse.Namespace, ctx: RunContext, frame: pd.DataFrame,
+                 experiment_names: list[str], methods: list[str] | None) -> int:
+    """--check: print the comparison, write regress.md and report.md's section; 1 on failure.
+    --save-reference: write the reference file."""
+    command = "python run_all.py " + shlex.join(sys.argv[1:])
+    commit, dirty = _git_state()
+    source = str(frame["source"].iloc[0]) if len(frame) else "synthetic stand-in"
+    env = regress.records_environment(ctx.records_dir, frame["key"])
+    status = 0
+    if args.check:
+        meta = gate["meta"]
+        notes = regress.check_compatible(meta, args.check, suite=args.suite,
+                                         scale=ctx.scale.name, source=source)
+        result = regress.check(gate["reference"], frame, exact=args.exact,
+                               min_effect=args.min_effect, experiments=experiment_names,
+                               methods=methods)
+        notes += regress.environment_notes(meta, env)
+        identity = json.loads(json.dumps(ctx.scale.identity(), default=str))  # tuples -> lists
+        if meta.get("scale_identity") not in (None, identity):
+            notes.append(f"the definition of scale {ctx.scale.name!r} changed since the reference")
+        reused = sum(1 for k in set(frame["key"]) if (ctx.records_dir / f"{k}.json").exists()
+                     and (ctx.records_dir / f"{k}.json").stat().st_mtime < gate["started"])
+        if reused:
+            notes.append(f"{reused} of {frame['key'].nunique()} records were reused from earlier "
+                         f"runs in {ctx.run_dir}; to test a code change, use a fresh --out")
+        result.notes = notes
+        print(regress.result_markdown(result), end="")
+        for note in notes:
+            print(f"note: {note}")
+        print(f"bench: {result.summary()}")
+        atomic_write_text(ctx.run_dir / "regress.md",
+                          regress.report_markdown(result, args.check, meta, command, level=1))
+        report = ctx.run_dir / "report.md"
+        section = regress.report_markdown(result, args.check, meta, command, level=2)
+        atomic_write_text(report, regress.splice_section(
+            report.read_text() if report.exists() else "", section))
+        status = 1 if result.failed else 0
+    if args.save_reference:
+        meta = regress.reference_meta(
+            suite=args.suite, scale=ctx.scale.name, scale_identity=ctx.scale.identity(),
+            source=source, command=command, git_commit=commit, git_dirty=dirty,
+            date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), env=env,
+            experiments=experiment_names, methods=methods, seeds=ctx.scale.seeds)
+        regress.save_reference(args.save_reference, frame, meta)
+        print(f"bench: reference written to {args.save_reference}", file=sys.stderr)
+    return status
 
 
 def _report_digest(frame: pd.DataFrame, experiment_names: list[str]) -> str:
@@ -164,12 +284,14 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         return
     sizes = {}
     for dataset in SUITES[ctx.suite]:
-        split = load_split(dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations)
+        split = load_split(dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations,
+                           word_list=ctx.word_list)
         sizes[dataset] = split.sizes
         source = split.source
     info = RunInfo(
         command="python run_all.py " + shlex.join(sys.argv[1:] if args is not None else []),
-        suite=ctx.suite, scale=ctx.scale.name, seeds=ctx.scale.seeds, source=source,
+        suite=ctx.suite, scale=ctx.scale.name,
+        seeds=ctx.scale.mj_seeds if ctx.suite == "mjsynth" else ctx.scale.seeds, source=source,
         git_commit=commit, git_dirty=dirty, date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         torch_version=torch.__version__, device=ctx.device, threads=ctx.threads, sizes=sizes)
     examples = None
@@ -181,7 +303,17 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         params = dict(resolve_params("AugCNN", {}, ctx.scale))
         examples = artifacts.generated_examples(split, seed=0, params=params, scale=ctx.scale,
                                                 cache_dir=ctx.cache_dir)
-    build_reports(run_dir, frame, info, examples)
+    fig5_images = None
+    if "fig5" in experiment_names and "AugCNN" in all_methods():
+        from bench import artifacts
+        from bench.experiments import IMAGE_ALPHA, resolve_params
+
+        split = load_split("mjsynth-1", ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations,
+                           word_list=ctx.word_list)
+        params = dict(resolve_params("AugCNN", {"alpha": IMAGE_ALPHA}, ctx.scale, "image"))
+        fig5_images = artifacts.generated_images(split, seed=0, params=params, scale=ctx.scale,
+                                                 cache_dir=ctx.cache_dir)
+    build_reports(run_dir, frame, info, examples, fig5_images)
     atomic_write_text(digest_path, digest)
 
 

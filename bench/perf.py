@@ -2,7 +2,7 @@
 
 Measures, in one run, the matmul peak (fp32 and bf16) and the time per training batch of each
 model at the paper's shapes (vocab 20k, embedding 300, hidden 150, titles of 30 tokens,
-32 x 100 images, batch 64), with the project's own modules and optimiser settings. Prints ms
+32 x 100 images with the paper's filter counts, batch 64), with the project's own modules and optimiser settings. Prints ms
 per batch, examples per second, and, where FLOPs are countable (convolutions, linear layers:
 counted by torch's FlopCounterMode), achieved GFLOP/s and its fraction of the fp32 peak.
 """
@@ -70,6 +70,59 @@ def _text_cnn():
     from baselines.text_cnn import KimCNN, TextCNNNet
 
     return _train_step(TextCNNNet(KimCNN(VOCAB, EMBED, 100), 1), _tokens(), _targets())
+
+
+IMAGE_SHAPE = (1, 32, 100)
+
+
+def _images() -> torch.Tensor:
+    return torch.rand(BATCH, *IMAGE_SHAPE, generator=torch.Generator().manual_seed(0))
+
+
+@benchmark("SDANN")
+def _sdann():
+    from baselines.sdann import SDANNFeatures, SDANNNet
+
+    return _train_step(SDANNNet(SDANNFeatures(1.0, IMAGE_SHAPE[1:]), 1), _images(), _targets())
+
+
+@benchmark("image ADDES")
+def _image_addes():
+    """One step of Eq. 11 at the paper's widths (Section 5.4.2): 32 images of D_l and 32 of
+    D_u through q_C, q_E and p_D, plus L_cons on 8 prior samples; alpha = 100, beta = 0.1."""
+    from addes.graph import ClassGraph
+    from addes.image import ImageADDES
+    from addes.model import (
+        label_prior,
+        loss_consistency,
+        loss_generative,
+        loss_inexact,
+        loss_labeled,
+        loss_total,
+        loss_unlabeled,
+    )
+
+    rng = np.random.default_rng(0)
+    y_s = (rng.random((BATCH, N_CLASSES)) < 0.2).astype(np.float32)
+    names = tuple(f"c{i}" for i in range(N_CLASSES))
+    graph = ClassGraph.from_inexact_labels(y_s, names, ("t",), np.ones((1, N_CLASSES), bool))
+    model = ImageADDES(graph, 1.0, 64, label_prior(graph, y_s, 0.1))
+    optimizer = make_optimizer(model.parameters(), TrainConfig())
+    x, ys = _images(), torch.from_numpy(y_s)
+    half = BATCH // 2
+    gen = torch.Generator().manual_seed(2)
+
+    def step() -> None:
+        l_l, logits = loss_labeled(model, x[:half], ys[:half], 0.1)
+        l_u = loss_unlabeled(model, x[half:])
+        l_cons = loss_consistency(model, 8, 0, 1.0, 0, gen)
+        loss = loss_total(loss_generative(l_l, l_u), l_cons, loss_inexact(logits, ys[:half]),
+                          100.0, 0.1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 1024, repeats: int = 20) -> float:

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from addes.data import Inputs
 from baselines.training import TrainConfig
-from bench.data.splits import DEFAULT_RELATIONS, Split, load_split
+from bench.data.splits import DEFAULT_RELATIONS, Split, file_stamp, load_split, modality_of
 from bench.errors import UserError
 from bench.io import atomic_write_json
 from bench.locks import file_lock
@@ -73,6 +73,7 @@ class RunContext:
     relations: Path = DEFAULT_RELATIONS
     device: str = "cpu"
     threads: int = 1
+    word_list: Path | None = None  # the MJSynth suite's word corpus (None: the default)
     source_id: str = field(init=False)
 
     def __post_init__(self):
@@ -92,12 +93,20 @@ def _source_id(data_dir: Path | None) -> str:
 
 
 def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:
-    """What determines a job's result; its hash is the job's key."""
-    return {
+    """What determines a job's result; its hash is the job's key. A text job's config has
+    exactly the fields it had before the image suite (the scale's image fields are left out),
+    so text records stay valid; an image job adds its word list and drops the relations file
+    (its graph is built from the words)."""
+    modality = modality_of(job.dataset)
+    config = {
         "dataset": job.dataset, "method": job.method, "seed": job.seed,
-        "params": job.param_dict, "scale": ctx.scale.identity(), "source": ctx.source_id,
-        "relations": hashlib.sha1(Path(ctx.relations).read_bytes()).hexdigest(),
+        "params": job.param_dict, "scale": ctx.scale.identity(modality), "source": ctx.source_id,
     }
+    if modality == "image":
+        config["word_list"] = file_stamp(ctx.word_list)
+    else:
+        config["relations"] = hashlib.sha1(Path(ctx.relations).read_bytes()).hexdigest()
+    return config
 
 
 def job_key(job: Job, ctx: RunContext) -> str:
@@ -140,7 +149,7 @@ def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, 
     params = job.param_dict
     if split is None:
         split = load_split(job.dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations,
-                           n_labeled=params.get("n_labeled"))
+                           n_labeled=params.get("n_labeled"), word_list=ctx.word_list)
     record: dict[str, Any] = {
         "key": job_key(job, ctx), "dataset": job.dataset, "method": job.method,
         "seed": job.seed, "params": params, "scale": ctx.scale.name, "source": split.source,
@@ -152,7 +161,7 @@ def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, 
         x, y = training_data(split, spec, params, job.seed, ctx)
         timings["data_s"] = time.perf_counter() - t0
         ctx_m = MethodContext(ctx.scale, job.seed, split.modality, len(split.labeled.vocab or ()),
-                              _train_config(ctx), params)
+                              _train_config(ctx, split.modality), params)
         estimator = spec.build(ctx_m)
         val = (split.val, with_estimated_targets(split, split.val_y_s))
         t0 = time.perf_counter()
@@ -175,9 +184,10 @@ def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, 
     return record
 
 
-def _train_config(ctx: RunContext) -> TrainConfig:
+def _train_config(ctx: RunContext, modality: str = "text") -> TrainConfig:
     s = ctx.scale
-    return TrainConfig(batch_size=s.batch_size, max_epochs=s.max_epochs, patience=s.patience,
+    epochs = s.image_max_epochs if modality == "image" else s.max_epochs
+    return TrainConfig(batch_size=s.batch_size, max_epochs=epochs, patience=s.patience,
                        device=ctx.device)
 
 
@@ -217,7 +227,11 @@ def load_record(path: Path) -> dict[str, Any] | None:
         record = json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
         return None
-    return record if isinstance(record, dict) and record.get("status") in ("ok", "failed") else None
+    if not (isinstance(record, dict) and record.get("status") in ("ok", "failed")
+            and isinstance(record.get("metrics"), dict) and isinstance(record.get("timings"), dict)
+            and record.get("key") == path.stem):
+        return None
+    return record
 
 
 def _run_and_save(job: Job, ctx: RunContext, retry_failed: bool = False,

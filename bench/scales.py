@@ -46,22 +46,47 @@ class Scale:
     sweep_seeds: int  # Figures 6 and 7, whose points each need their own generators
     sensitivity_seeds: int  # Figure 8 (20 alpha x beta generators per seed)
     sensitivity_grid: tuple[tuple[float, ...], tuple[float, ...]]  # (alphas, betas)
+    # ---- the MJSynth suite (Section 5.4; paper: |D_l| 6k, |D_u| 24k, test 10k) -------------
+    mj_n_labeled: int
+    mj_n_unlabeled: int
+    mj_n_val: int
+    mj_n_test: int
+    image_width_mult: float  # filters / FC units of SDANN and image ADDES times this (paper 1)
+    image_max_epochs: int  # SDANN and the image CNN baselines
+    addes_image_latent: int
+    addes_image_epochs_classifier: int
+    addes_image_epochs_vae: int
+    addes_image_epochs_joint: int
+    mj_n_synthetic: int  # |D_s| of AugCNN/AugGCN on MJSynth (paper: not stated; 30k in Fig. 8)
+    mj_synthetic_sweep: tuple[int, ...]  # Figure 4
+    mj_labeled_sweep: tuple[int, ...]  # Figure 6(b)
+    mj_sensitivity_grid: tuple[tuple[float, ...], tuple[float, ...]]  # Figure 8 (alphas, betas)
+    mj_seeds: int  # Table 4 and Figure 4
+    mj_sweep_seeds: int  # Figure 6(b)
+    mj_sensitivity_seeds: int  # Figure 8
 
     def as_row(self) -> dict:
         return asdict(self)
 
-    def identity(self) -> dict:
-        """The fields that determine a job's result: seed counts only decide how many jobs
-        run, so changing `--seeds` never invalidates finished records or cached splits."""
+    def identity(self, modality: str = "text") -> dict:
+        """The fields that determine a job's result for a dataset of `modality`: seed counts
+        only decide how many jobs run, so changing `--seeds` never invalidates finished records
+        or cached splits. The MJSynth fields (IMAGE_FIELDS) are left out for text, so the text
+        suite's keys are those of the scale before the image suite existed."""
         row = self.as_row()
-        for name in ("seeds", "sweep_seeds", "sensitivity_seeds"):
-            del row[name]
+        for name in SEED_FIELDS:
+            row.pop(name)
+        if modality == "text":
+            for name in IMAGE_FIELDS:
+                row.pop(name, None)
         return row
 
     def with_seeds(self, n: int) -> Scale:
         """This tier with `n` seeds for tables, and at most `n` for the sweeps."""
         return replace(self, seeds=n, sweep_seeds=min(self.sweep_seeds, n),
-                       sensitivity_seeds=min(self.sensitivity_seeds, n))
+                       sensitivity_seeds=min(self.sensitivity_seeds, n), mj_seeds=n,
+                       mj_sweep_seeds=min(self.mj_sweep_seeds, n),
+                       mj_sensitivity_seeds=min(self.mj_sensitivity_seeds, n))
 
 
 SCALES: dict[str, Scale] = {
@@ -75,6 +100,12 @@ SCALES: dict[str, Scale] = {
             addes_epochs_classifier=1, addes_epochs_vae=1, addes_epochs_joint=1,
             n_synthetic=200, synthetic_sweep=(0, 200), labeled_sweep=(100, 200), seeds=2,
             sweep_seeds=2, sensitivity_seeds=1, sensitivity_grid=((0.1, 1.0), (0.1, 1.0)),
+            mj_n_labeled=128, mj_n_unlabeled=128, mj_n_val=64, mj_n_test=160,
+            image_width_mult=0.0625, image_max_epochs=2,
+            addes_image_latent=8, addes_image_epochs_classifier=1, addes_image_epochs_vae=1,
+            addes_image_epochs_joint=1, mj_n_synthetic=128, mj_synthetic_sweep=(0, 128),
+            mj_labeled_sweep=(64, 128), mj_sensitivity_grid=((100.0,), (0.1, 1.0)),
+            mj_seeds=2, mj_sweep_seeds=1, mj_sensitivity_seeds=1,
         ),
         Scale(
             name="quick", n_labeled=2000, n_unlabeled=8000, n_val=500, n_test=5000,
@@ -85,6 +116,12 @@ SCALES: dict[str, Scale] = {
             n_synthetic=8000, synthetic_sweep=(0, 1000, 2000, 4000, 8000),
             labeled_sweep=(1000, 2000, 4000), seeds=5,
             sweep_seeds=3, sensitivity_seeds=1, sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.01, 0.1, 1.0, 10.0, 100.0)),
+            mj_n_labeled=600, mj_n_unlabeled=1200, mj_n_val=200, mj_n_test=1000,
+            image_width_mult=0.125, image_max_epochs=6,
+            addes_image_latent=16, addes_image_epochs_classifier=2, addes_image_epochs_vae=1,
+            addes_image_epochs_joint=2, mj_n_synthetic=1200, mj_synthetic_sweep=(0, 600, 1200),
+            mj_labeled_sweep=(300, 600), mj_sensitivity_grid=((1.0, 100.0), (0.1, 10.0)),
+            mj_seeds=2, mj_sweep_seeds=1, mj_sensitivity_seeds=1,
         ),
         Scale(
             name="paper", n_labeled=2000, n_unlabeled=30000, n_val=1000, n_test=30000,
@@ -96,6 +133,14 @@ SCALES: dict[str, Scale] = {
             synthetic_sweep=(0, 1000, 2000, 5000, 10000, 20000, 30000),
             labeled_sweep=(2000, 5000, 10000, 20000), seeds=5,
             sweep_seeds=5, sensitivity_seeds=5, sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.01, 0.1, 1.0, 10.0, 100.0)),
+            mj_n_labeled=6000, mj_n_unlabeled=24000, mj_n_val=1000, mj_n_test=10000,
+            image_width_mult=1.0, image_max_epochs=30,
+            addes_image_latent=64, addes_image_epochs_classifier=20, addes_image_epochs_vae=20,
+            addes_image_epochs_joint=40, mj_n_synthetic=30000,
+            mj_synthetic_sweep=(0, 1000, 2000, 5000, 10000, 20000, 30000),
+            mj_labeled_sweep=(2000, 5000, 10000, 20000),
+            mj_sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.01, 0.1, 1.0, 10.0, 100.0)),
+            mj_seeds=5, mj_sweep_seeds=5, mj_sensitivity_seeds=5,
         ),
     )
 }
@@ -115,3 +160,7 @@ def scale_table() -> list[dict]:
 
 
 SCALE_FIELDS = [f.name for f in fields(Scale)]
+SEED_FIELDS = ("seeds", "sweep_seeds", "sensitivity_seeds", "mj_seeds", "mj_sweep_seeds",
+               "mj_sensitivity_seeds")
+# the MJSynth suite's fields: everything declared after sensitivity_grid
+IMAGE_FIELDS = tuple(SCALE_FIELDS[SCALE_FIELDS.index("sensitivity_grid") + 1 :])

@@ -38,3 +38,15 @@ def smoke_split(cache_dir):
 @pytest.fixture(scope="session")
 def smoke_split2(cache_dir):
     return load_split("stackoverflow-2", get_scale("smoke"), None, cache_dir)
+
+
+@pytest.fixture(scope="session")
+def mj_split(cache_dir):
+    """MJSynth-1 (T = {e}) at smoke scale on the built-in renderer."""
+    return load_split("mjsynth-1", get_scale("smoke"), None, cache_dir)
+
+
+@pytest.fixture(scope="session")
+def mj_split2(cache_dir):
+    """MJSynth-2 (T = {a, c, e}) at smoke scale on the built-in renderer."""
+    return load_split("mjsynth-2", get_scale("smoke"), None, cache_dir)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _run(out: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "run_all.py", "--suite", "stackoverflow", "--scale",
-                           "smoke", "--out", str(out), *extra],
+                           "smoke", "--threads", "1", "--out", str(out), *extra],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 

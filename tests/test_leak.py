@@ -17,11 +17,20 @@ from bench.scales import get_scale
 SCALE = get_scale("smoke")
 
 
-@pytest.mark.parametrize("method", sorted(all_methods()))
-def test_scrambled_oracle_labels_change_no_prediction(method, smoke_split, tmp_path, cache_dir):
-    ctx = RunContext("stackoverflow", SCALE, tmp_path / "run", cache_dir)
-    job = Job("stackoverflow-1", method, 0, resolve_params(method, {}, SCALE))
-    honest = run_job(job, ctx, split=smoke_split)
-    scrambled = run_job(job, ctx, split=smoke_split.with_scrambled_oracle(seed=3))
+CASES = [(m, modality) for m, spec in sorted(all_methods().items())
+         for modality in spec.modalities]
+SPLITS = {"text": ("stackoverflow", "stackoverflow-1", "smoke_split"),
+          "image": ("mjsynth", "mjsynth-1", "mj_split")}
+
+
+@pytest.mark.parametrize(("method", "modality"), CASES)
+def test_scrambled_oracle_labels_change_no_prediction(method, modality, request, tmp_path,
+                                                      cache_dir):
+    suite, dataset, fixture = SPLITS[modality]
+    split = request.getfixturevalue(fixture)
+    ctx = RunContext(suite, SCALE, tmp_path / "run", cache_dir)
+    job = Job(dataset, method, 0, resolve_params(method, {}, SCALE, modality))
+    honest = run_job(job, ctx, split=split)
+    scrambled = run_job(job, ctx, split=split.with_scrambled_oracle(seed=3))
     assert honest["status"] == "ok", honest["error"]
     assert honest["metrics"] == scrambled["metrics"]

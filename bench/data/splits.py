@@ -41,6 +41,7 @@ class DatasetSpec:
     name: str
     suite: str
     targets: tuple[str, ...]
+    modality: str = "text"
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -48,8 +49,28 @@ DATASETS: dict[str, DatasetSpec] = {
     for d in (
         DatasetSpec("stackoverflow-1", "stackoverflow", ("javascript",)),
         DatasetSpec("stackoverflow-2", "stackoverflow", ("javascript", "c#", "php", "java")),
+        DatasetSpec("mjsynth-1", "mjsynth", ("e",), "image"),
+        DatasetSpec("mjsynth-2", "mjsynth", ("a", "c", "e"), "image"),
     )
 }
+
+
+def modality_of(dataset: str) -> str:
+    """"text" or "image" for a known dataset (text for unknown names: they fail later)."""
+    spec = DATASETS.get(dataset)
+    return spec.modality if spec else "text"
+
+
+def file_stamp(path: Path | None) -> str:
+    """Path, size and mtime of a file (a word list), or "default" for None."""
+    if path is None:
+        return "default"
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError:
+        return str(path)
+    return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,6 +133,8 @@ def load_relations(path: Path) -> dict[str, list[str]]:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: relations file not found") from None
+    except OSError as err:  # a folder, no permission, ...
+        raise UserError(f"{path}: relations file cannot be read ({err.strerror})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: relations file does not parse ({err})") from None
     if not isinstance(raw, dict):
@@ -127,9 +150,12 @@ def load_relations(path: Path) -> dict[str, list[str]]:
 
 
 def split_key(dataset: str, scale: Scale, source_id: str, relations_path: Path) -> str:
-    """Hash of everything that determines a split (code changes aside)."""
-    blob = json.dumps([dataset, scale.identity(), source_id, SPLIT_SEED,
-                       Path(relations_path).read_bytes().decode("utf-8", "replace")],
+    """Hash of everything that determines a split (code changes aside). Image datasets ignore
+    the relations file (their graph comes from the word list, which is in source_id)."""
+    modality = modality_of(dataset)
+    relations = ("" if modality == "image"
+                 else Path(relations_path).read_bytes().decode("utf-8", "replace"))
+    blob = json.dumps([dataset, scale.identity(modality), source_id, SPLIT_SEED, relations],
                       sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
@@ -141,16 +167,20 @@ def load_split(
     cache_dir: Path,
     relations_path: Path = DEFAULT_RELATIONS,
     n_labeled: int | None = None,
+    word_list: Path | None = None,
 ) -> Split:
-    """The cached split of `dataset` at `scale` (|D_l| overridable), built on first use."""
+    """The cached split of `dataset` at `scale` (|D_l| overridable), built on first use.
+    Image datasets (MJSynth) read `word_list` for their graph; text datasets ignore it."""
     spec = DATASETS.get(dataset)
     if spec is None:
         raise UserError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    relations = load_relations(relations_path)
+    relations = load_relations(relations_path) if spec.modality == "text" else {}
     source_id = str(data_dir.resolve()) if data_dir else "synthetic"
     if data_dir is not None:
         source_id += "|" + "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
                                     for p in sorted(data_dir.iterdir()) if p.is_file())
+    if spec.modality == "image":
+        source_id += f"|words={file_stamp(word_list)}"
     key = split_key(dataset, scale, f"{source_id}|n_labeled={n_labeled}", relations_path)
     path = cache_dir / "splits" / f"{dataset}-{scale.name}-{key}.joblib"
     if path.exists():
@@ -159,6 +189,16 @@ def load_split(
         except Exception:
             log.warning("cached split %s is unreadable; rebuilding it", path)
             path.unlink(missing_ok=True)
+    if spec.modality == "image":
+        from bench.data.image_split import build_image_split
+
+        split = build_image_split(
+            dataset, spec.targets,
+            n_labeled=scale.mj_n_labeled if n_labeled is None else n_labeled,
+            n_unlabeled=scale.mj_n_unlabeled, n_val=scale.mj_n_val, n_test=scale.mj_n_test,
+            data_dir=data_dir, word_list=word_list, cache_dir=cache_dir, scale_name=scale.name)
+        atomic_dump(split, path)
+        return split
     if data_dir is None:
         # one corpus size per scale, so every |D_l| of Figure 6 shares the test set
         n_needed = (scale.n_test + scale.n_val + max(scale.labeled_sweep + (scale.n_labeled,))

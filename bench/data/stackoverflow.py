@@ -20,12 +20,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 
+from bench.data.text import tokenize
 from bench.errors import UserError
-from bench.io import atomic_dump
+from bench.io import atomic_dump, load_cached
 
 N_TAGS = 25  # Section 5.1: "after filtering out rare tags, we obtain a tag set of size 25"
 CHUNK_ROWS = 200_000
@@ -47,15 +47,16 @@ class Corpus:
 # locating data
 
 
-def find_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
-    """The folder to read, or None for the synthetic stand-in. An explicit path must exist."""
+def find_data_dir(data_dir: str | os.PathLike | None, suite: str = "stackoverflow") -> Path | None:
+    """The folder to read, or None for the synthetic stand-in. An explicit path must exist;
+    else $ADDES_DATA/<suite>, then ./data/<suite>."""
     if data_dir is not None:
         path = Path(data_dir)
         if not path.is_dir():
             raise UserError(f"--data-dir {path}: no such folder")
         return path
     env = os.environ.get("ADDES_DATA")
-    for candidate in ([Path(env) / "stackoverflow"] if env else []) + [Path("data/stackoverflow")]:
+    for candidate in ([Path(env) / suite] if env else []) + [Path("data") / suite]:
         if candidate.is_dir():
             return candidate
     return None
@@ -69,11 +70,9 @@ def load_corpus(data_dir: Path | None, cache_dir: Path, seed: int = 0) -> Corpus
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources)
     key = hashlib.sha1(f"{data_dir.resolve()}|{stamp}".encode()).hexdigest()[:16]
     cached = cache_dir / f"corpus-{key}.joblib"
-    if cached.exists():
-        try:
-            return joblib.load(cached)
-        except Exception:  # a torn cache file is rebuilt, never trusted
-            cached.unlink(missing_ok=True)
+    corpus = load_cached(cached, _valid_corpus)  # a torn cache file is rebuilt, never trusted
+    if corpus is not None:
+        return corpus
     if sources[0].name == "Questions.csv":
         titles, tag_lists = _read_stacksample(*sources)
         extra: list[str] = []
@@ -84,6 +83,11 @@ def load_corpus(data_dir: Path | None, cache_dir: Path, seed: int = 0) -> Corpus
                             origin=str(sources[0]))
     atomic_dump(corpus, cached)
     return corpus
+
+
+def _valid_corpus(obj: object) -> bool:
+    return (isinstance(obj, Corpus) and isinstance(obj.labels, np.ndarray)
+            and obj.labels.shape == (len(obj.titles), len(obj.tags)))
 
 
 def _source_files(data_dir: Path) -> list[Path]:
@@ -109,6 +113,10 @@ def _source_files(data_dir: Path) -> list[Path]:
 def _encoding_of(path: Path) -> str:
     """utf-8-sig when the first 4 MiB decode as UTF-8, else latin-1 (the full StackSample)."""
     head = path.read_bytes()[:_SNIFF_BYTES] if path.stat().st_size < _SNIFF_BYTES else _head(path)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UserError(f"{path}: UTF-16 text; save it as UTF-8")
+    if b"\x00" in head:
+        raise UserError(f"{path}: not a text file (NUL bytes: binary data or UTF-16/32?)")
     try:
         head.decode("utf-8")
         return "utf-8-sig"
@@ -137,9 +145,9 @@ def _read_csv_chunks(path: Path, columns: list[str], **kwargs):
         raise UserError(f"{path}: cannot parse ({str(err).splitlines()[0]})") from None
     missing = [c for c in columns if c not in header]
     if missing:
-        raise UserError(
-            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(map(str, header))})"
-        )
+        found = ", ".join(map(str, header))
+        found = found if len(found) <= 80 else found[:77] + "..."
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)} (found: {found!r})")
     try:
         yield from pd.read_csv(path, usecols=columns, encoding=encoding, chunksize=CHUNK_ROWS,
                                dtype=str, keep_default_na=False, **kwargs)
@@ -206,6 +214,8 @@ def _keep_top_tags(
             rows.append(row)
     if not rows:
         raise UserError(f"{origin}: no questions left after keeping the {N_TAGS} most frequent tags")
+    if not any(tokenize(t) for t in keep_titles):
+        raise UserError(f"{origin}: every title is empty after tokenising (punctuation only?)")
     extra = [t for t in extra if t.strip()]
     return Corpus(tuple(keep_titles), np.stack(rows), top, tuple(extra), source)
 

@@ -58,6 +58,7 @@ class MethodSpec:
     in_paper: bool  # False for the extra references (TF-IDF + LR, AugLR)
     default_params: Mapping[str, Any]  # job params with their defaults (e.g. n_synthetic)
     summary: str
+    modalities: tuple[str, ...] = ("text", "image")  # the data it applies to
 
 
 REGISTRY: dict[str, MethodSpec] = {}
@@ -70,6 +71,7 @@ def register(
     uses_unlabeled: bool = False,
     in_paper: bool = True,
     default_params: Mapping[str, Any] | None = None,
+    modalities: tuple[str, ...] = ("text", "image"),
 ):
     """Class decorator-style registration of a builder under `name`."""
 
@@ -78,7 +80,8 @@ def register(
             raise ValueError(f"method {name!r} registered twice")
         summary = (build.__doc__ or "").strip().splitlines()[0] if build.__doc__ else ""
         REGISTRY[name] = MethodSpec(name, build, training_set, uses_unlabeled, in_paper,
-                                    dict(default_params or {}), summary)
+                                    dict(default_params or {}), summary,
+                                    tuple(modalities))
         return build
 
     return decorate

@@ -1,58 +1,97 @@
-"""Registrations of the baselines trained on D_e (Table 2's first columns; Section 5.2).
+"""Registrations of the baselines trained on D_e (Tables 2 and 4's first columns; Section 5.2).
 
 Zero-shot reads only the inexact labels of D_e; TF-IDF+LR is an extra classical reference.
+The CNN-based methods (Semi-CNN, ML-GCN, Zero-shot, and AugCNN / AugGCN in augmented.py) serve
+both modalities from the same entry: `cnn_features(ctx)` gives KimCNN for text (None: the
+estimators' default) and SDANN's features for images (ctx.modality == "image"). text-CNN, GRU
+and TF-IDF+LR are text-only, SDANN image-only; their builders raise for the other modality.
 """
 
 from __future__ import annotations
 
 from baselines.gru import GRUClassifier
 from baselines.ml_gcn import MLGCN
+from baselines.sdann import SDANN, SDANNFeatures
 from baselines.semi import SemiCNN
 from baselines.text_cnn import TextCNN
 from baselines.tfidf_lr import TfidfLogisticRegression
+from baselines.training import FeatureFactory
 from baselines.zero_shot import ZeroShotGCN
 from bench.data.text import TOKEN_PATTERN
 from bench.methods import MethodContext, register
 
 
-@register("text-CNN", training_set="D_e")
+def require_modality(ctx: MethodContext, method: str, modality: str) -> None:
+    if ctx.modality != modality:
+        raise ValueError(f"{method} is a {modality} method; this dataset is {ctx.modality}")
+
+
+def cnn_features(ctx: MethodContext) -> FeatureFactory | None:
+    """The CNN of the CNN-based methods: None (their KimCNN default) for text, SDANN's
+    features at the scale's image width for images."""
+    if ctx.modality == "image":
+        return lambda X: SDANNFeatures(ctx.scale.image_width_mult, tuple(X.x.shape[2:]))
+    return None
+
+
+def gcn_hidden(ctx: MethodContext) -> int:
+    """ML-GCN's GCN hidden width: 3 x cnn_maps for text (the KimCNN feature size); for images
+    the original's 1024 times the image width multiplier."""
+    if ctx.modality == "image":
+        return max(16, round(1024 * ctx.scale.image_width_mult))
+    return 3 * ctx.scale.cnn_maps
+
+
+@register("SDANN", training_set="D_e", modalities=("image",))
+def sdann(ctx: MethodContext) -> SDANN:
+    """SDANN (Jaderberg et al. 2014): 5 convolutions + FC 4096 x 2, on D_e (images only)."""
+    require_modality(ctx, "SDANN", "image")
+    return SDANN(ctx.scale.image_width_mult, ctx.train, ctx.seed)
+
+
+@register("text-CNN", training_set="D_e", modalities=("text",))
 def text_cnn(ctx: MethodContext) -> TextCNN:
     """Kim's text-CNN (filters 3/4/5) on D_e, the estimated labeled set of Eq. 19."""
+    require_modality(ctx, "text-CNN", "text")
     s = ctx.scale
     return TextCNN(ctx.vocab_size, s.embed_dim, s.cnn_maps, ctx.train, ctx.seed)
 
 
-@register("GRU", training_set="D_e")
+@register("GRU", training_set="D_e", modalities=("text",))
 def gru(ctx: MethodContext) -> GRUClassifier:
     """Bi-GRU (Cho et al. 2014) over word embeddings, final states -> sigmoid, on D_e."""
+    require_modality(ctx, "GRU", "text")
     s = ctx.scale
     return GRUClassifier(ctx.vocab_size, s.embed_dim, s.gru_hidden, ctx.train, ctx.seed)
 
 
 @register("Semi-CNN", training_set="D_e", uses_unlabeled=True)
 def semi_cnn(ctx: MethodContext) -> SemiCNN:
-    """text-CNN on D_e + entropy regularisation on D_u (lambda chosen by validation mAP)."""
+    """text-CNN / SDANN on D_e + entropy regularisation on D_u (lambda by validation mAP)."""
     s = ctx.scale
-    return SemiCNN(ctx.vocab_size, s.embed_dim, s.cnn_maps, config=ctx.train, seed=ctx.seed)
+    return SemiCNN(ctx.vocab_size, s.embed_dim, s.cnn_maps, config=ctx.train, seed=ctx.seed,
+                   features=cnn_features(ctx))
 
 
 @register("ML-GCN", training_set="D_e")
 def ml_gcn(ctx: MethodContext) -> MLGCN:
-    """ML-GCN (Chen et al. 2019): label-graph GCN classifiers on text-CNN features, all of W."""
+    """ML-GCN (Chen et al. 2019): label-graph GCN classifiers on text-CNN / SDANN features."""
     s = ctx.scale
-    return MLGCN(ctx.vocab_size, s.embed_dim, s.cnn_maps, gcn_hidden=3 * s.cnn_maps,
-                 config=ctx.train, seed=ctx.seed)
+    return MLGCN(ctx.vocab_size, s.embed_dim, s.cnn_maps, gcn_hidden=gcn_hidden(ctx),
+                 config=ctx.train, seed=ctx.seed, features=cnn_features(ctx))
 
 
 @register("Zero-shot", training_set="D_e")
 def zero_shot(ctx: MethodContext) -> ZeroShotGCN:
     """Zero-shot GCN (Wang et al. 2018): T classifiers regressed from the S ones; no T labels."""
     s = ctx.scale
-    return ZeroShotGCN(ctx.vocab_size, s.embed_dim, s.cnn_maps, width=s.embed_dim / 300,
-                       config=ctx.train, seed=ctx.seed)
+    width = s.image_width_mult if ctx.modality == "image" else s.embed_dim / 300
+    return ZeroShotGCN(ctx.vocab_size, s.embed_dim, s.cnn_maps, width=width,
+                       config=ctx.train, seed=ctx.seed, features=cnn_features(ctx))
 
 
-@register("TF-IDF+LR", training_set="D_e", in_paper=False)
+@register("TF-IDF+LR", training_set="D_e", in_paper=False, modalities=("text",))
 def tfidf_lr(ctx: MethodContext) -> TfidfLogisticRegression:
     """TF-IDF word 1-2 grams + one-vs-rest logistic regression (liblinear, C = 1) on D_e."""
+    require_modality(ctx, "TF-IDF+LR", "text")
     return TfidfLogisticRegression(TOKEN_PATTERN, seed=ctx.seed)

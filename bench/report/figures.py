@@ -97,9 +97,11 @@ def _line_panels(rows: pd.DataFrame, x: str, panels: Sequence[tuple[str, str]],
     return fig
 
 
-def fig3(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -> list[Path]:
-    """mAP and AUC of AugCNN vs |D_s|; |D_s| = 0 is text-CNN trained on D_e alone."""
-    rows = _ok(records, "fig3")
+def fig3(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts,
+         experiment: str = "fig3", cnn: str = "text-CNN") -> list[Path]:
+    """mAP and AUC of AugCNN vs |D_s|; |D_s| = 0 is text-CNN trained on D_e alone (Figure 4:
+    the same on MJSynth with SDANN, `experiment="fig4", cnn="SDANN"`)."""
+    rows = _ok(records, experiment)
     rows = rows[(rows["method"] == "AugCNN") & rows["p_n_synthetic"].notna()]
     if rows.empty:
         return []
@@ -107,18 +109,24 @@ def fig3(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -> l
     with _style():
         fig = _line_panels(rows, "p_n_synthetic", panels, ["AugCNN"],
                            "|D_s| (synthetic examples added)")
-        _footer(fig, caption_facts, rows, "|D_s| = 0: text-CNN on D_e alone.")
-        return _save(fig, out_dir, "fig3")
+        _footer(fig, caption_facts, rows, f"|D_s| = 0: {cnn} on D_e alone.")
+        return _save(fig, out_dir, experiment)
 
 
-def fig6(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -> list[Path]:
+def fig4(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -> list[Path]:
+    """Figure 4: SDANN (AugCNN on images) vs |D_s| on MJSynth-1/-2."""
+    return fig3(records, out_dir, caption_facts, experiment="fig4", cnn="SDANN")
+
+
+def fig6(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts,
+         experiment: str = "fig6", cnn: str = "text-CNN") -> list[Path]:
     """mAP vs |D_l| for text-CNN, Semi-CNN and AugCNN on each dataset present.
 
     The x value is the grid's |D_l| (p_n_labeled), or the realised n_labeled where the grid
     point is the scale's default split (the runner leaves p_n_labeled empty there).
     """
-    methods = ["text-CNN", "Semi-CNN", "AugCNN"]
-    rows = _ok(records, "fig6")
+    methods = [cnn, "Semi-CNN", "AugCNN"]
+    rows = _ok(records, experiment)
     rows = rows[rows["method"].isin(methods)].copy()
     if rows.empty:
         return []
@@ -130,7 +138,12 @@ def fig6(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -> l
     with _style():
         fig = _line_panels(rows, "labeled", panels, methods, "|D_l| (labeled examples)")
         _footer(fig, caption_facts, rows)
-        return _save(fig, out_dir, "fig6")
+        return _save(fig, out_dir, experiment)
+
+
+def fig6_mj(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -> list[Path]:
+    """Figure 6(b): SDANN, Semi-CNN and AugCNN vs |D_l| on MJSynth-1."""
+    return fig6(records, out_dir, caption_facts, experiment="fig6-mj", cnn="SDANN")
 
 
 def ablation_tests(records: pd.DataFrame) -> pd.DataFrame:
@@ -210,9 +223,10 @@ def fig7(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -> l
         return _save(fig, out_dir, "fig7", top=1 - 0.45 / fig.get_figheight())
 
 
-def fig8(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -> list[Path]:
+def fig8(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts,
+         experiment: str = "fig8") -> list[Path]:
     """alpha x beta heatmaps of AugCNN's mean mAP and mean AUC over seeds, cells annotated."""
-    rows = _ok(records, "fig8")
+    rows = _ok(records, experiment)
     rows = rows[(rows["method"] == "AugCNN") & rows["p_alpha"].notna() & rows["p_beta"].notna()]
     if rows.empty:
         return []
@@ -230,4 +244,33 @@ def fig8(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -> l
             ax.set_title(f"AugCNN mean {metric}")
         _footer(fig, caption_facts, rows, "Cells: mean over seeds. Loss: L_G + α L_cons + β L_s.",
                 errorbars=False)
-        return _save(fig, out_dir, "fig8")
+        return _save(fig, out_dir, experiment)
+
+
+def fig8_mj(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -> list[Path]:
+    """Figure 8 on MJSynth-1 (the paper's setting)."""
+    return fig8(records, out_dir, caption_facts, experiment="fig8-mj")
+
+
+def fig5(images_on: np.ndarray, images_off: np.ndarray, out_dir: Path,
+         caption_facts: CaptionFacts, target: str = "e") -> list[Path]:
+    """Figure 5: a grid of generated images, top row target = 1, bottom row target = 0; column
+    j of both rows decodes the same z and the same inexact labels. Images [n, 1, H, W]."""
+    n = len(images_on)
+    if n == 0:
+        return []
+    fig, axes = plt.subplots(2, n, figsize=(max(3.3, 1.05 * n), 1.3), squeeze=False)
+    for row, (images, label) in enumerate(((images_on, f"{target}=1"),
+                                           (images_off, f"{target}=0"))):
+        for j in range(n):
+            ax = axes[row, j]
+            ax.imshow(images[j, 0], cmap="gray", vmin=0, vmax=1, aspect="auto")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(label, fontsize=7)
+    text = (f"Data: {caption_facts.source}; scale: {caption_facts.scale}. Same z and inexact "
+            f"labels per column; decoder mean images.")
+    fig.text(0.01, 0.005, textwrap.fill(text, int(fig.get_figwidth() * 17)), fontsize=6.5,
+             va="bottom", ha="left", color="0.25")
+    return _save(fig, out_dir, "fig5")

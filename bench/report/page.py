@@ -10,12 +10,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
 from bench.io import atomic_write_text
 from bench.report import STD_CONVENTION, dataset_label
-from bench.report.figures import ablation_tests, fig3, fig6, fig7, fig8
+from bench.report.figures import (
+    ablation_tests,
+    fig3,
+    fig4,
+    fig5,
+    fig6,
+    fig6_mj,
+    fig7,
+    fig8,
+    fig8_mj,
+)
 from bench.report.paper import PaperTable, paper_table
 from bench.report.tables import (
     paper_comparison_markdown,
@@ -40,6 +51,11 @@ FIGURES = (("fig3", fig3, "Figure 3: AugCNN vs the number of synthetic examples 
            ("fig6", fig6, "Figure 6: mAP vs the number of labeled examples |D_l|"),
            ("fig7", fig7, "Figure 7: ablation of ADDES (variants feeding AugCNN and AugGCN)"),
            ("fig8", fig8, "Figure 8: sensitivity of AugCNN to alpha and beta"))
+IMAGE_FIGURES = (("fig4", fig4, "Figure 4: SDANN (AugCNN) vs the number of synthetic images "
+                  "|D_s|"),
+                 ("fig6-mj", fig6_mj, "Figure 6(b): mAP vs |D_l| on MJSynth-1"),
+                 ("fig8-mj", fig8_mj, "Figure 8: sensitivity of AugCNN to alpha and beta "
+                  "(MJSynth-1)"))
 
 
 def _layout(records: pd.DataFrame, paper: PaperTable) -> tuple[list[str], list[str]]:
@@ -129,8 +145,10 @@ def _provenance(info: RunInfo, records: pd.DataFrame) -> list[str]:
 
 
 def build_reports(run_dir: Path, records: pd.DataFrame, info: RunInfo,
-                  table3_examples: list[dict] | None = None) -> list[Path]:
-    """Write the tables, figures and report.md of a run under run_dir; return the paths."""
+                  table3_examples: list[dict] | None = None,
+                  fig5_images: tuple[np.ndarray, np.ndarray] | None = None) -> list[Path]:
+    """Write the tables, figures and report.md of a run under run_dir; return the paths.
+    `fig5_images`: (target on, target off) generated images for Figure 5 (MJSynth suite)."""
     run_dir = Path(run_dir)
     facts = info.caption_facts()
     synthetic = facts.synthetic or records["source"].astype(str).str.contains(
@@ -167,7 +185,14 @@ def build_reports(run_dir: Path, records: pd.DataFrame, info: RunInfo,
                table3_markdown(table3_examples), ""]
 
     md += ["## Figures", ""]
-    for name, draw, title in FIGURES:
+    figures = IMAGE_FIGURES if info.suite == "mjsynth" else FIGURES
+    if fig5_images is not None:
+        paths = fig5(*fig5_images, run_dir / "figures", facts)
+        written += paths
+        title = "Figure 5: generated images, e = 1 (top) and e = 0 (bottom), same z per column"
+        md += [f"### {title}", "", f"![{title}](figures/fig5.png)", "", "[PDF](figures/fig5.pdf)",
+               ""]
+    for name, draw, title in figures:
         paths = draw(records, run_dir / "figures", facts)
         written += paths
         if not paths:

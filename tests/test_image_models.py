@@ -1,0 +1,153 @@
+"""Image ADDES (Section 5.4.2), SDANN, the image versions of the CNN baselines, Figure 5, and the
+stability of the text suite's job keys."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from addes.data import Inputs
+from addes.image import ConvStack, ImageADDES, ImageDecoder, ImageEncoder, channels
+from addes.model import (
+    label_prior,
+    loss_classifier_init,
+    loss_consistency,
+    loss_inexact,
+    loss_labeled,
+    loss_unlabeled,
+    smoothed_target_prior,
+)
+from addes.train import ADDESConfig, ADDESGenerator
+from baselines.sdann import SDANN, SDANNFeatures
+from baselines.training import TrainConfig
+from bench import artifacts
+from bench.experiments import IMAGE_ALPHA, resolve_params
+from bench.runner import Job, RunContext, job_key, with_estimated_targets
+from bench.scales import IMAGE_FIELDS, get_scale
+
+SMOKE = get_scale("smoke")
+CONFIG = ADDESConfig(latent=4, width_mult=0.0625, epochs_classifier=1, epochs_vae=1,
+                     epochs_joint=1, batch_size=32, alpha=IMAGE_ALPHA)
+
+
+def _model(split, classifier="gcn"):
+    prior = label_prior(split.graph, split.y_s, 0.1)
+    return ImageADDES(split.graph, 0.0625, 4, prior, classifier)
+
+
+def test_encoder_decoder_and_feature_shapes():
+    torch.manual_seed(0)
+    x = torch.rand(3, 1, 32, 100)
+    mu, logvar = ImageEncoder(0.125, 6)(x)
+    assert mu.shape == logvar.shape == (3, 6)
+    mean = ImageDecoder(0.125, 6, 26)(torch.randn(3, 6), torch.rand(3, 26))
+    assert mean.shape == (3, 1, 32, 100) and mean.min() >= 0 and mean.max() <= 1
+    assert ConvStack(0.125)(x).shape == (3, channels(0.125)[-1])
+    assert channels(1.0) == (64, 128, 256, 512, 512)
+
+
+def test_decoder_conditioning_reacts_to_labels():
+    torch.manual_seed(0)
+    dec = ImageDecoder(0.125, 6, 26)
+    z = torch.randn(2, 6)
+    y0, y1 = torch.zeros(2, 26), torch.zeros(2, 26)
+    y1[:, -1] = 1.0
+    assert (dec(z, y0) - dec(z, y1)).abs().max() > 1e-4
+    # soft labels enter differentiably
+    y = torch.full((2, 26), 0.5, requires_grad=True)
+    dec(z, y).sum().backward()
+    assert y.grad is not None and y.grad.abs().sum() > 0
+
+
+def test_every_loss_is_finite(mj_split):
+    torch.manual_seed(0)
+    model = _model(mj_split)
+    x = torch.from_numpy(mj_split.labeled.x[:8])
+    ys = torch.from_numpy(mj_split.y_s[:8])
+    l_l, logits = loss_labeled(model, x, ys, 0.1)
+    l_u = loss_unlabeled(model, torch.from_numpy(mj_split.unlabeled.x[:8]))
+    gen = torch.Generator().manual_seed(0)
+    l_cons = loss_consistency(model, 4, 0, 1.0, 0, gen)
+    for value in (l_l, l_u, l_cons, loss_inexact(logits, ys),
+                  loss_classifier_init(model, x, ys, 0.1)):
+        assert torch.isfinite(value), value
+    (l_l + l_u + IMAGE_ALPHA * l_cons).backward()
+    assert model.decoder.project.weight.grad is not None
+
+
+def test_target_prior_comes_from_the_word_graph(mj_split):
+    ys = torch.from_numpy(mj_split.y_s[:16])
+    prior = smoothed_target_prior(mj_split.graph, ys, 0.1)
+    forest = mj_split.graph.target_probabilities(mj_split.y_s[:16]).clip(0.1, 0.9)
+    np.testing.assert_allclose(prior.numpy(), forest, rtol=1e-6)
+
+
+def test_generator_fit_generate_roundtrip_and_determinism(mj_split):
+    def fit():
+        return ADDESGenerator(CONFIG, seed=0).fit(mj_split.labeled, mj_split.y_s,
+                                                  mj_split.unlabeled, mj_split.graph,
+                                                  val=(mj_split.val, mj_split.val_y_s))
+
+    gen = fit()
+    y_s, y_t = gen.sample_labels(6, seed=1)
+    images = gen.generate(y_s, y_t, seed=2)
+    assert images.modality == "image" and images.x.shape == (6, 1, 32, 100)
+    assert np.isfinite(images.x).all()
+    np.testing.assert_array_equal(images.x, fit().generate(y_s, y_t, seed=2).x)
+    again = ADDESGenerator.from_state_dict(gen.state_dict())
+    np.testing.assert_array_equal(again.generate(y_s, y_t, seed=2).x, images.x)
+    np.testing.assert_allclose(again.predict_proba(mj_split.test),
+                               gen.predict_proba(mj_split.test))
+    z = gen.sample_z(6, seed=2)
+    np.testing.assert_array_equal(gen.generate(y_s, y_t, z=z).x, images.x)
+
+
+def test_sdann_contract_and_determinism(mj_split):
+    y = with_estimated_targets(mj_split, mj_split.y_s)
+    val = (mj_split.val, with_estimated_targets(mj_split, mj_split.val_y_s))
+
+    def predict():
+        est = SDANN(0.0625, TrainConfig(max_epochs=1), seed=0)
+        est.fit(mj_split.labeled, y, graph=mj_split.graph, val=val)
+        return est.predict_proba(mj_split.test)
+
+    proba = predict()
+    assert proba.shape == (len(mj_split.test), 1)
+    assert ((proba >= 0) & (proba <= 1)).all()
+    np.testing.assert_array_equal(proba, predict())
+    features = SDANNFeatures(0.0625)
+    assert features(torch.rand(2, 1, 32, 100)).shape == (2, features.out_dim)
+    assert SDANNFeatures(1.0).out_dim == 4096
+
+
+def test_figure5_grid(mj_split, cache_dir, tmp_path):
+    from bench.report import CaptionFacts
+    from bench.report.figures import fig5
+
+    params = dict(resolve_params("AugCNN", {"alpha": IMAGE_ALPHA}, SMOKE, "image"))
+    on, off = artifacts.generated_images(mj_split, seed=0, params=params, scale=SMOKE,
+                                         cache_dir=cache_dir, n_columns=4)
+    assert on.shape == off.shape == (4, 1, 32, 100)
+    assert not np.array_equal(on, off)  # only the target label differs between the rows
+    paths = fig5(on, off, tmp_path, CaptionFacts("synthetic stand-in (built-in renderer)", "smoke"))
+    assert [p.name for p in paths] == ["fig5.png", "fig5.pdf"]
+    assert paths[0].stat().st_size > 5_000
+
+
+def test_text_job_keys_ignore_the_image_fields(tmp_path):
+    """Adding the MJSynth suite left the text suite's keys (and so its records) unchanged."""
+    from dataclasses import replace
+
+    ctx = RunContext("stackoverflow", SMOKE, tmp_path, tmp_path)
+    other = RunContext("stackoverflow", replace(SMOKE, mj_n_labeled=999, image_width_mult=0.5),
+                       tmp_path, tmp_path)
+    job = Job("stackoverflow-1", "text-CNN", 0)
+    assert job_key(job, ctx) == job_key(job, other)
+    assert not set(IMAGE_FIELDS) & set(SMOKE.identity("text"))
+    image_job = Job("mjsynth-1", "SDANN", 0)
+    assert job_key(image_job, ctx) != job_key(image_job, other)
+
+
+def test_image_inputs_are_images(mj_split):
+    assert isinstance(mj_split.labeled, Inputs) and mj_split.modality == "image"
+    assert mj_split.labeled.x.shape[1:] == (1, 32, 100)

@@ -1,0 +1,196 @@
+"""The regression gate: statistical mode on constructed records, exact mode end to end."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench import cli, regress, runner
+from bench.errors import UserError
+
+# ---------------------------------------------------------------------------------------------
+# statistical mode on constructed DataFrames
+
+
+def _records(values: dict[tuple[str, str], list[float]], point: dict | None = None) -> pd.DataFrame:
+    """records.csv-like rows: {(experiment, method): [mAP per seed]}; AUC = mAP + 0.3."""
+    rows = []
+    for (experiment, method), per_seed in values.items():
+        for seed, v in enumerate(per_seed):
+            rows.append({"experiment": experiment, "dataset": "stackoverflow-1", "method": method,
+                         "seed": seed, "status": "ok", "error": "", "mAP": v, "AUC": v + 0.3,
+                         **{c: np.nan for c in regress.PARAM_COLUMNS}, **(point or {}),
+                         "source": "synthetic stand-in", "scale": "quick",
+                         "key": f"{experiment}-{method}-{seed}"})
+    return pd.DataFrame(rows)
+
+
+RNG = np.random.default_rng(0)
+BASE = list(0.40 + 0.01 * RNG.standard_normal(5))
+OTHER = list(0.30 + 0.01 * RNG.standard_normal(5))
+
+
+def test_consistent_drop_over_five_seeds_fails():
+    old = _records({("table2", "text-CNN"): BASE, ("table2", "GRU"): OTHER})
+    drop = [v - 0.03 + 0.002 * RNG.standard_normal() for v in BASE]
+    new = _records({("table2", "text-CNN"): drop, ("table2", "GRU"): OTHER})
+    result = regress.check(old, new)
+    assert result.failed
+    bad = result.regressions
+    assert set(bad["method"]) == {"text-CNN"} and set(bad["metric"]) == {"mAP", "AUC"}
+    assert (bad["test"] == "paired").all() and (bad["p_holm"] < 0.05).all()
+    assert (bad["delta"] < -0.02).all()
+    text = regress.result_markdown(result)
+    assert "REGRESSION" in text and "text-CNN" in text
+    assert "FAIL" in result.summary()
+
+
+def test_noise_level_change_passes():
+    old = _records({("table2", "text-CNN"): BASE})
+    new = _records({("table2", "text-CNN"): [v + 0.01 * RNG.standard_normal() for v in BASE]})
+    result = regress.check(old, new)
+    assert not result.failed, regress.result_markdown(result)
+    assert len(result.table) == 2 and "PASS" in result.summary()
+
+
+def test_significant_drop_below_min_effect_passes_and_min_effect_is_an_option():
+    old = _records({("table2", "text-CNN"): BASE})
+    new = _records({("table2", "text-CNN"): [v - 0.005 for v in BASE]})  # zero-variance drop
+    result = regress.check(old, new)
+    assert not result.failed and (result.table["p_holm"] < 1e-6).all()
+    assert regress.check(old, new, min_effect=0.001).failed
+
+
+def test_unmatched_seeds_use_welch_and_single_seed_is_untested():
+    old = _records({("table2", "text-CNN"): BASE, ("fig8", "AugCNN"): [0.4]})
+    new = _records({("table2", "text-CNN"): [v - 0.05 for v in BASE[:3]],
+                    ("fig8", "AugCNN"): [0.3]})
+    new.loc[new["experiment"] == "table2", "seed"] += 10
+    result = regress.check(old, new)
+    t2 = result.table[result.table["experiment"] == "table2"]
+    assert (t2["test"] == "welch").all() and result.failed
+    f8 = result.table[result.table["experiment"] == "fig8"]
+    assert f8["verdict"].str.startswith("untested").all()
+
+
+def test_new_and_missing_cells_are_listed():
+    old = _records({("table2", "text-CNN"): BASE, ("table2", "GRU"): OTHER})
+    new = _records({("table2", "text-CNN"): BASE, ("table2", "AugLR"): OTHER})
+    swept = _records({("fig3", "AugCNN"): BASE}, point={"p_n_synthetic": 200.0})
+    new = pd.concat([new, swept])
+    for exact in (False, True):
+        result = regress.check(old, new, exact=exact)
+        cells = result.cells.set_index("method")["change"].to_dict()
+        assert cells == {"GRU": "missing from the new run", "AugLR": "new, not in the reference",
+                         "AugCNN": "new, not in the reference"}
+        assert result.cells.set_index("method").loc["AugCNN", "point"] == "n_synthetic=200"
+        text = regress.result_markdown(result)
+        assert "GRU" in text and "AugLR" in text and "missing from the new run" in text
+        assert result.failed == exact  # listed in both modes; fails only the exact check
+    # outside the run's selection: counted, not listed
+    result = regress.check(old, new[new["method"] == "text-CNN"], methods=["text-CNN"])
+    assert result.cells.empty and result.n_outside == len(OTHER)
+
+
+def test_exact_mode_is_bit_for_bit():
+    old = _records({("table2", "text-CNN"): BASE})
+    new = old.copy()
+    assert not regress.check(old, new, exact=True).failed
+    new.loc[3, "AUC"] = np.nextafter(new.loc[3, "AUC"], 1.0)
+    result = regress.check(old, new, exact=True)
+    assert result.failed and len(result.table) == 1
+    assert result.table.iloc[0][["seed", "metric"]].tolist() == [3, "AUC"]
+
+
+def test_reference_round_trips_exactly_and_refuses_other_scale_or_suite(tmp_path):
+    records = _records({("table2", "text-CNN"): BASE}, point={"p_alpha": 0.1})
+    meta = {"suite": "stackoverflow", "scale": "quick", "source": "synthetic stand-in"}
+    path = tmp_path / "ref.json"
+    regress.save_reference(path, records, meta)
+    loaded_meta, loaded = regress.load_reference(path)
+    assert loaded_meta["scale"] == "quick"
+    assert not regress.check(loaded, records, exact=True).failed
+    regress.check_compatible(loaded_meta, path, suite="stackoverflow", scale="quick")
+    with pytest.raises(UserError, match="scale 'quick', this run is scale 'smoke'"):
+        regress.check_compatible(loaded_meta, path, suite="stackoverflow", scale="smoke")
+    with pytest.raises(UserError, match="suite"):
+        regress.check_compatible(loaded_meta, path, suite="mjsynth", scale="quick")
+    with pytest.raises(UserError, match="data source"):
+        regress.check_compatible(loaded_meta, path, suite="stackoverflow", scale="quick",
+                                 source="real: /data/so")
+
+
+def test_splice_replaces_the_section():
+    report = "# R\n\n## Results\n\nx\n\n## Regression check\n\nold\n\n## Failed jobs\n\nNone\n"
+    out = regress.splice_section(report, "## Regression check\n\nnew\n")
+    assert "old" not in out and out.count("## Regression check") == 1
+    assert "## Failed jobs" in out and out.rstrip().endswith("new")
+
+
+# ---------------------------------------------------------------------------------------------
+# end to end through bench.cli.main: a deliberate regression is caught by --exact
+
+FAST = ["--suite", "stackoverflow", "--scale", "smoke", "--experiments", "table2",
+        "--methods", "text-CNN,TF-IDF+LR"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ref")
+    path = out / "reference.json"
+    assert cli.main([*FAST, "--out", str(out), "--save-reference", str(path)]) == 0
+    return path
+
+
+@pytest.fixture
+def fresh_out(reference, tmp_path) -> Path:
+    """A new --out (no records) sharing the reference run's cache (splits only: fast)."""
+    (tmp_path / "cache").symlink_to(reference.parent / "cache")
+    return tmp_path
+
+
+def test_unchanged_run_passes_exact(reference, fresh_out, capsys):
+    code = cli.main([*FAST, "--out", str(fresh_out), "--check", str(reference), "--exact"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "values are bit-identical" in out and "PASS" in out
+    run_dir = fresh_out / "stackoverflow-smoke"
+    assert "reused" not in out  # fresh records: the code really ran again
+    assert "PASS" in (run_dir / "regress.md").read_text()
+    assert "## Regression check" in (run_dir / "report.md").read_text()
+
+
+def test_zero_learning_rate_is_caught_by_exact(reference, fresh_out, capsys, monkeypatch):
+    original = runner._train_config
+    monkeypatch.setattr(runner, "_train_config",
+                        lambda *a, **k: replace(original(*a, **k), lr=0.0))
+    code = cli.main([*FAST, "--out", str(fresh_out), "--check", str(reference), "--exact"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL" in out and "values changed" in out and "ok -> failed" not in out
+    changed = [line for line in out.splitlines() if line.startswith("| table2")]
+    assert changed and all("text-CNN" in line for line in changed)  # TF-IDF+LR has no lr
+    assert "FAIL" in (fresh_out / "stackoverflow-smoke" / "regress.md").read_text()
+
+
+@pytest.mark.parametrize("field,value", [("scale", "quick"), ("suite", "mjsynth")])
+def test_reference_of_another_scale_or_suite_is_refused(reference, tmp_path, capsys, field, value):
+    blob = json.loads(reference.read_text())
+    blob["meta"][field] = value
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(blob))
+    code = cli.main([*FAST, "--out", str(tmp_path / "out"), "--check", str(other)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("error: --check") and f"{field} {value!r}" in err[-1]
+    assert not (tmp_path / "out" / "stackoverflow-smoke" / "records").exists()  # nothing ran
+
+
+def test_exact_without_check_is_a_user_error(tmp_path, capsys):
+    assert cli.main([*FAST, "--out", str(tmp_path), "--exact"]) == 2
+    assert "--exact needs --check" in capsys.readouterr().err
