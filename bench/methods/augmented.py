@@ -16,9 +16,11 @@ from bench.data.text import TOKEN_PATTERN
 from bench.methods import MethodContext, register
 from bench.methods.classic import cnn_features, gcn_hidden, require_modality
 
-# the generator of D_s: variant (ADDES, ADDES-CNN, ADDES-W), Eq. 11's weights, and |D_s|
-# (None: the scale's n_synthetic). The image experiments pass alpha = 100 (Section 5.4.2).
-SYNTHETIC = {"variant": "ADDES", "alpha": 0.1, "beta": 0.1, "n_synthetic": None}
+# the generator of D_s: variant (ADDES, ADDES-CNN, ADDES-W), Eq. 11's weights, |D_s| (None:
+# the scale's n_synthetic), and how D_s's label vectors are drawn (see ADDESGenerator). The
+# image experiments pass alpha = 100 (Section 5.4.2).
+SYNTHETIC = {"variant": "ADDES", "alpha": 0.1, "beta": 0.1, "n_synthetic": None,
+             "label_sampling": "resample"}
 
 
 @register("AugCNN", training_set="D_e+D_s", default_params=SYNTHETIC)
