@@ -50,7 +50,7 @@ from addes.model import (
 )
 from baselines.training import TrainConfig, make_optimizer
 
-LABEL_STRATEGIES = ("prior", "resample")
+LABEL_STRATEGIES = ("prior", "resample", "tied")
 
 
 @dataclass(frozen=True)
@@ -226,7 +226,9 @@ class ADDESGenerator:
         "prior": every class drawn independently from p(y_s, y_t|G) (the Eq. 7 prior, also the
         p(y_s, y_t) of Eq. 9). "resample": y_s rows resampled with replacement from D_l (keeping
         real co-occurrences), y_t drawn independently of y_s at the prevalence of q_C(y_t|x) on
-        D_u, so targets appear in every inexact context.
+        D_u, so targets appear in every inexact context. "tied" (not the paper's intent, a
+        diagnostic): y_s resampled from D_l and y_t = the graph's estimate from y_s (Eq. 19 for
+        text), i.e. labeled exactly as D_e is.
         """
         rng = np.random.default_rng(seed)
         n_s = self.graph_.n_inexact
@@ -237,6 +239,9 @@ class ADDESGenerator:
             y_s = self.y_s_[rng.integers(0, len(self.y_s_), n)]
             y_t = (rng.random((n, self.graph_.n_target)) < self.target_prevalence_)
             return y_s.copy(), y_t.astype(np.float32)
+        if strategy == "tied":
+            y_s = self.y_s_[rng.integers(0, len(self.y_s_), n)].copy()
+            return y_s, self.graph_.estimate_targets(y_s).astype(np.float32)
         raise ValueError(f"label strategy must be one of {LABEL_STRATEGIES}, not {strategy!r}")
 
     def _prior(self) -> np.ndarray:

@@ -72,4 +72,19 @@ def test_augcnn_is_registered():
     spec = get_method("AugCNN")
     assert spec.training_set == "D_e+D_s"
     assert spec.default_params == {"variant": "ADDES", "alpha": 0.1, "beta": 0.1,
-                                   "n_synthetic": None}
+                                   "n_synthetic": None, "label_sampling": "resample"}
+
+
+def test_tied_strategy_labels_targets_like_D_e_and_q_C_relabel_is_soft(smoke_split, cache_dir):
+    from bench.artifacts import synthetic_training_set, trained_generator
+    from bench.scales import get_scale
+
+    scale = get_scale("smoke")
+    params = {"variant": "ADDES", "alpha": 0.1, "beta": 0.1, "n_synthetic": 50}
+    gen = trained_generator(smoke_split, seed=0, params=params, scale=scale, cache_dir=cache_dir)
+    y_s, y_t = gen.sample_labels(40, "tied", seed=0)
+    np.testing.assert_array_equal(y_t, smoke_split.estimated_targets(y_s))
+    _, labels = synthetic_training_set(smoke_split, seed=0, params={**params, "target_labels": "q_C"},
+                                       scale=scale, cache_dir=cache_dir)
+    y_t_qc = labels[:, smoke_split.graph.n_inexact:]
+    assert ((y_t_qc > 0) & (y_t_qc < 1)).any()

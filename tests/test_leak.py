@@ -6,12 +6,11 @@ variant (ADDES-W) is the one place allowed to read the hidden labels.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
+from bench.experiments import resolve_params
 from bench.methods import all_methods
 from bench.runner import Job, RunContext, run_job
-from bench.experiments import resolve_params
 from bench.scales import get_scale
 
 SCALE = get_scale("smoke")
