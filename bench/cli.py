@@ -29,8 +29,8 @@ import torch
 from tabulate import tabulate
 
 from bench import regress
-from bench.data.splits import DATASETS, DEFAULT_RELATIONS, load_relations, load_split
 from bench.data.render import load_word_list
+from bench.data.splits import DATASETS, DEFAULT_RELATIONS, load_relations, load_split
 from bench.data.stackoverflow import find_data_dir
 from bench.errors import UserError
 from bench.experiments import (
