@@ -75,6 +75,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("results"), help="output root (results/)")
     p.add_argument("--retry-failed", action="store_true", help="rerun jobs recorded as failed")
     p.add_argument("--list", action="store_true", help="list suites, experiments, methods, scales")
+    p.add_argument("--perf", action="store_true",
+                   help="measure the matmul peak and per-batch training cost of every model "
+                        "(same as python -m bench.perf)")
     p.add_argument("--check", type=Path, metavar="REF", help="regression gate: compare the "
                    "records with reference REF; exit 1 on a significant degradation")
     p.add_argument("--exact", action="store_true", help="with --check: every value must be "
@@ -84,7 +87,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--save-reference", type=Path, metavar="PATH",
                    help="write this run's records as a reference file (JSON) for --check")
     args = p.parse_args(argv)
-    if not args.list and not args.suite:
+    if not (args.list or args.perf) and not args.suite:
         raise UserError("--suite is required (or --list)")
     for name in ("seeds", "jobs", "threads"):
         value = getattr(args, name)
@@ -323,6 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     np.seterr(all="ignore")
     try:
         args = parse_args(argv)
+        if args.perf:
+            from bench import perf
+
+            return perf.main(["--threads", str(args.threads)] if args.threads else [])
         if args.list:
             print_listing()
             return 0

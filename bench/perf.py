@@ -72,6 +72,24 @@ def _text_cnn():
     return _train_step(TextCNNNet(KimCNN(VOCAB, EMBED, 100), 1), _tokens(), _targets())
 
 
+@benchmark("GRU")
+def _gru():
+    from baselines.gru import BiGRUNet
+
+    return _train_step(BiGRUNet(VOCAB, 1, EMBED, HIDDEN), _tokens(), _targets())
+
+
+@benchmark("ML-GCN head")
+def _ml_gcn():
+    from baselines.ml_gcn import MLGCNNet, ml_gcn_adjacency, ml_gcn_propagation
+    from baselines.text_cnn import KimCNN
+
+    labels = (torch.rand(2000, N_CLASSES, generator=torch.Generator().manual_seed(2)) < 0.1)
+    propagation = ml_gcn_propagation(ml_gcn_adjacency(labels.numpy()))
+    model = MLGCNNet(KimCNN(VOCAB, EMBED, 100), propagation, 300)
+    return _train_step(model, _tokens(), _targets(N_CLASSES))
+
+
 IMAGE_SHAPE = (1, 32, 100)
 
 
