@@ -50,6 +50,9 @@ from bench.scales import SCALE_FIELDS, get_scale, scale_table
 log = logging.getLogger("bench")
 
 
+DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2, like every other user error
         raise UserError(message)
@@ -69,7 +72,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--experiments", help="comma-separated subset (default: all of the suite)")
     p.add_argument("--methods", help="comma-separated subset of the registered methods")
     p.add_argument("--seeds", type=int, help="seeds per table (default: the scale's; paper: 5)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
+                   help=f"parallel worker processes (default: the cores, at most 4: "
+                        f"{DEFAULT_JOBS} here; two 1-thread workers beat one 2-thread worker "
+                        f"on independent jobs)")
     p.add_argument("--threads", type=int, help="torch threads per worker (default: cores / "
                    "--jobs; 1 is faster for the small models on a busy machine)")
     p.add_argument("--out", type=Path, default=Path("results"), help="output root (results/)")
