@@ -34,9 +34,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from addes.gcn import GCNClassifierHead
 from addes.graph import ClassGraph
-from addes.model import MLPHead, gaussian_kl
+from addes.model import ADDESModule, gaussian_kl
 from addes.text import reparameterize
 
 PAPER_CHANNELS = (64, 128, 256, 512, 512)
@@ -123,7 +122,7 @@ def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> t
     return 0.5 * (sq * torch.exp(-logvar) + n * (logvar + math.log(2 * math.pi)))
 
 
-class ImageADDES(nn.Module):
+class ImageADDES(ADDESModule):
     """ADDES for images, with the same interface as `addes.model.ADDES` (the losses of
     addes/model.py apply unchanged): classify, vae_terms, decoder.relaxed, features, head,
     label_prior, classifier_parameters, generator_parameters."""
@@ -136,25 +135,7 @@ class ImageADDES(nn.Module):
         self.encoder = ImageEncoder(width_mult, latent)
         self.decoder = ImageDecoder(width_mult, latent, n_classes)
         self.features = ConvStack(width_mult)
-        if classifier == "gcn":
-            self.head = GCNClassifierHead(graph.propagation_matrix(), self.features.out_dim,
-                                          GCN_HIDDEN)
-        elif classifier == "mlp":
-            self.head = MLPHead(self.features.out_dim, n_classes)
-        else:
-            raise ValueError(f"classifier must be 'gcn' or 'mlp', not {classifier!r}")
-        self.register_buffer("label_prior", torch.as_tensor(label_prior, dtype=torch.float32))
-
-    def classifier_parameters(self) -> list[nn.Parameter]:
-        return list(self.features.parameters()) + list(self.head.parameters())
-
-    def generator_parameters(self) -> list[nn.Parameter]:
-        ids = {id(p) for p in self.classifier_parameters()}
-        return [p for p in self.parameters() if id(p) not in ids]
-
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """q_C logits [B, |W|] (S then T) of images (Eq. 14-16)."""
-        return self.head(self.features(x))
+        self._init_classifier(graph, classifier, self.features.out_dim, GCN_HIDDEN, label_prior)
 
     def vae_terms(self, x: torch.Tensor, y: torch.Tensor, word_dropout: float = 0.0,
                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:

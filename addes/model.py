@@ -169,7 +169,36 @@ class MLPHead(nn.Module):
         return self.linear(features)
 
 
-class ADDES(nn.Module):
+class ADDESModule(nn.Module):
+    """What text and image ADDES share: the classifier q_C = head(features(x)) (Eq. 14-16),
+    the split of parameters between q_C and the generator (Algorithm 1 trains them apart),
+    and the label prior buffer. Subclasses build `encoder`, `decoder` and `features`, then
+    call `_init_classifier`."""
+
+    def _init_classifier(self, graph: ClassGraph, classifier: str, feature_dim: int,
+                         gcn_hidden: int, label_prior: np.ndarray) -> None:
+        n_classes = len(graph.classes)
+        if classifier == "gcn":
+            self.head = GCNClassifierHead(graph.propagation_matrix(), feature_dim, gcn_hidden)
+        elif classifier == "mlp":
+            self.head = MLPHead(feature_dim, n_classes)
+        else:
+            raise ValueError(f"classifier must be 'gcn' or 'mlp', not {classifier!r}")
+        self.register_buffer("label_prior", torch.as_tensor(label_prior, dtype=torch.float32))
+
+    def classifier_parameters(self) -> list[nn.Parameter]:
+        return list(self.features.parameters()) + list(self.head.parameters())
+
+    def generator_parameters(self) -> list[nn.Parameter]:
+        ids = {id(p) for p in self.classifier_parameters()}
+        return [p for p in self.parameters() if id(p) not in ids]
+
+    def classify(self, x) -> torch.Tensor:
+        """q_C logits [B, |W|] (S then T) of inputs: ids, soft sequences or images (Eq. 14-16)."""
+        return self.head(self.features(x))
+
+
+class ADDES(ADDESModule):
     """Encoder q_E(z|x), decoder p_D(x|z, y_s, y_t), classifier q_C(y_s, y_t|x, G) (Figure 2).
 
     The encoder and decoder share one word embedding; the classifier has its own (it is trained
@@ -186,24 +215,7 @@ class ADDES(nn.Module):
         self.encoder = Encoder(embedding, hidden, latent)
         self.decoder = Decoder(embedding, hidden, latent, n_classes)
         self.features = FeatureExtractor(vocab_size, embed_dim, hidden)
-        if classifier == "gcn":
-            self.head = GCNClassifierHead(graph.propagation_matrix(), self.features.out_dim, hidden)
-        elif classifier == "mlp":
-            self.head = MLPHead(self.features.out_dim, n_classes)
-        else:
-            raise ValueError(f"classifier must be 'gcn' or 'mlp', not {classifier!r}")
-        self.register_buffer("label_prior", torch.as_tensor(label_prior, dtype=torch.float32))
-
-    def classifier_parameters(self) -> list[nn.Parameter]:
-        return list(self.features.parameters()) + list(self.head.parameters())
-
-    def generator_parameters(self) -> list[nn.Parameter]:
-        ids = {id(p) for p in self.classifier_parameters()}
-        return [p for p in self.parameters() if id(p) not in ids]
-
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """q_C logits [B, |W|] (S then T) of ids or soft sequences (Eq. 14-16)."""
-        return self.head(self.features(x))
+        self._init_classifier(graph, classifier, self.features.out_dim, hidden, label_prior)
 
     def vae_terms(self, x: torch.Tensor, y: torch.Tensor, word_dropout: float = 0.0,
                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
