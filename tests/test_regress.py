@@ -135,8 +135,9 @@ def test_splice_replaces_the_section():
 # ---------------------------------------------------------------------------------------------
 # end to end through bench.cli.main: a deliberate regression is caught by --exact
 
-FAST = ["--suite", "stackoverflow", "--scale", "smoke", "--experiments", "table2",
-        "--methods", "text-CNN,TF-IDF+LR"]
+# one worker: the tests monkeypatch this process (e.g. a zero learning rate), not loky workers
+FAST = ["--suite", "stackoverflow", "--scale", "smoke", "--jobs", "1",
+        "--experiments", "table2", "--methods", "text-CNN,TF-IDF+LR"]
 
 
 @pytest.fixture(scope="module")

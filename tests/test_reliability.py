@@ -27,7 +27,8 @@ import pytest
 from bench.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = ["--suite", "stackoverflow", "--scale", "smoke"]
+# one worker: the fault injection and the job ledger patch this process, not loky workers
+SUITE = ["--suite", "stackoverflow", "--scale", "smoke", "--jobs", "1"]
 SMALL = [*SUITE, "--experiments", "table2", "--methods", "text-CNN,TF-IDF+LR", "--seeds", "1"]
 LARGE = [*SUITE, "--experiments", "table2,fig3", "--methods", "text-CNN,AugCNN,TF-IDF+LR",
          "--seeds", "1"]
