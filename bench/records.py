@@ -47,7 +47,3 @@ def records_frame(experiment_jobs: Iterable[tuple[str, Job]],
 
 def write_records_csv(frame: pd.DataFrame, path: Path) -> None:
     atomic_write_text(path, frame.to_csv(index=False))
-
-
-def read_records_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, keep_default_na=True)
