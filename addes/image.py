@@ -2,7 +2,8 @@
 
 Images are float32 [B, 1, 32, 100] in [0, 1] (MJSynth word crops).
 
-- `ConvStack`: the 5 convolutional layers of the paper (64, 128, 256, 512, 512 filters times a
+- `ConvStack`: each image standardised (zero mean, unit variance: `standardize`), then the
+  5 convolutional layers of the paper (64, 128, 256, 512, 512 filters times a
   width multiplier, kernel 4, stride 2, padding 1; LeakyReLU(0.2), no normalisation), then
   global max pooling -> [B, C_5]. On 32 x 100 the maps shrink 32x100 -> 16x50 -> 8x25 -> 4x12
   -> 2x6 -> 1x3. It is both the encoder's trunk and the classifier's feature extractor f_m
@@ -45,13 +46,24 @@ LOGVAR_MIN, LOGVAR_MAX = 2 * math.log(0.02), 0.0
 GCN_HIDDEN = 128  # Section 5.4.2
 
 
+def standardize(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Each image to zero mean and unit variance, the input normalisation of Jaderberg et al.
+    (2014) for word crops. Without it the convolutional models here learned nothing: word
+    images come light-on-dark and dark-on-light at any contrast, and an oracle-trained SDANN
+    on 2,000 rendered images stayed at test AUC 0.50 after 10 epochs, against 0.95 with it."""
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    std = x.std(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) / (std + eps)
+
+
 def channels(width_mult: float) -> tuple[int, ...]:
     """The paper's filter counts times `width_mult` (at least 4 each)."""
     return tuple(max(4, round(c * width_mult)) for c in PAPER_CHANNELS)
 
 
 class ConvStack(nn.Module):
-    """5 x (conv k4 s2 p1 + LeakyReLU) then global max pooling -> [B, C_5]."""
+    """Per-image standardisation, 5 x (conv k4 s2 p1 + LeakyReLU), then global max pooling
+    -> [B, C_5]."""
 
     def __init__(self, width_mult: float = 1.0, in_channels: int = 1):
         super().__init__()
@@ -63,7 +75,7 @@ class ConvStack(nn.Module):
         self.out_dim = chans[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).amax(dim=(2, 3))
+        return self.net(standardize(x)).amax(dim=(2, 3))
 
 
 class ImageEncoder(nn.Module):
@@ -143,5 +155,5 @@ class ImageADDES(ADDESModule):
         (`word_dropout` is text-only and ignored)."""
         mu, logvar = self.encoder(x)
         z = reparameterize(mu, logvar, generator) if self.training else mu
-        mean = self.decoder(z, y)
+        mean = self.decoder(z, y).float()  # the loss in float32 also under bf16 autocast
         return gaussian_nll(x, mean, self.decoder.log_variance()), gaussian_kl(mu, logvar)

@@ -6,7 +6,8 @@ convolutions with 64, 128, 256, 512, 512 filters and kernels 5, 5, 3, 3, 3 ("sam
 ReLU), 2 x 2 max-pooling after convolutions 1, 2 and 4, then two fully connected layers of
 4096 units with dropout 0.5, and a sigmoid output per target class (the character-presence
 "bag of N-grams" head of the original is multi-label too). On a 32 x 100 image the last
-convolution's maps are 512 x 4 x 12.
+convolution's maps are 512 x 4 x 12. Each input image is first standardised to zero mean and
+unit variance, as in the original preprocessing (`addes.image.standardize`).
 
 Deviations, documented: widths (filters and FC units) are multiplied by `width` (narrower at
 the smoke and quick scales; 1.0 at paper scale); ReLU instead of maxout; Adam with early
@@ -23,6 +24,7 @@ from torch import nn
 
 from addes.data import Inputs
 from addes.graph import ClassGraph
+from addes.image import standardize
 from baselines.training import NeuralMultiLabelClassifier, TrainConfig
 
 CONV = ((64, 5), (128, 5), (256, 3), (512, 3), (512, 3))  # (filters, kernel)
@@ -35,7 +37,8 @@ def _scaled(n: int, width: float) -> int:
 
 
 class SDANNFeatures(nn.Module):
-    """conv x 5 (pool after 1, 2, 4) -> FC -> dropout -> FC -> dropout: features [B, FC]."""
+    """Per-image standardisation (as Jaderberg et al.), conv x 5 (pool after 1, 2, 4) -> FC ->
+    dropout -> FC -> dropout: features [B, FC]."""
 
     def __init__(self, width: float = 1.0, image_shape: tuple[int, int] = (32, 100),
                  dropout: float = 0.5):
@@ -57,7 +60,7 @@ class SDANNFeatures(nn.Module):
         self.out_dim = fc
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.conv(x))
+        return self.fc(self.conv(standardize(x)))
 
 
 class SDANNNet(nn.Module):
