@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import socket
@@ -94,3 +96,15 @@ def test_missing_distributed_says_how_to_install(tmp_path, capsys, monkeypatch):
     errors = _error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and "pip install -e .[cluster]" in errors[0], errors
 
+
+def test_filesystem_without_locks_is_a_user_error(tmp_path, capsys, monkeypatch):
+    from bench import locks
+
+    def no_locks(fd: int, operation: int) -> None:
+        if operation & fcntl.LOCK_EX:
+            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(locks.fcntl, "flock", no_locks)
+    assert main([*GRID, "--jobs", "1", "--out", str(tmp_path)]) == 2
+    errors = _error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and "POSIX locks" in errors[0] and ".claims" in errors[0], errors
