@@ -1,4 +1,5 @@
-"""--scheduler: jobs run on a Dask distributed cluster and give the records of a local run."""
+"""--scheduler: jobs run on a Dask distributed cluster and give the records of a local run;
+the user errors of a cluster setup (address, install, connection, filesystem locks)."""
 
 from __future__ import annotations
 
