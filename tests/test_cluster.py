@@ -15,7 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from bench import runner
 from bench.cli import main
+from bench.errors import UserError
+from bench.io import atomic_write_json
+from bench.runner import Job, RunContext, job_key
+from bench.scales import get_scale
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ["--suite", "stackoverflow", "--scale", "smoke", "--experiments", "table2",
@@ -109,3 +114,16 @@ def test_filesystem_without_locks_is_a_user_error(tmp_path, capsys, monkeypatch)
     assert main([*GRID, "--jobs", "1", "--out", str(tmp_path)]) == 2
     errors = _error_lines(capsys.readouterr().err)
     assert len(errors) == 1 and "POSIX locks" in errors[0] and ".claims" in errors[0], errors
+
+
+def test_record_a_worker_saved_elsewhere_is_a_user_error(tmp_path):
+    ctx = RunContext("stackoverflow", get_scale("smoke"), tmp_path / "run", tmp_path / "cache")
+    job = Job("stackoverflow-1", "text-CNN", 0)
+    record = {"key": job_key(job, ctx), "status": "ok", "metrics": {"mAP": float("nan")},
+              "timings": {"fit_s": 1.0}}
+    with pytest.raises(UserError, match="--out .* not visible here"):  # on a worker's own disk
+        runner._check_shared(job, record, ctx)
+    atomic_write_json(runner.record_path(job, ctx), record)
+    runner._check_shared(job, record, ctx)  # saved where this machine reads it (NaN and all)
+    with pytest.raises(UserError):  # another record under this key: the worker's is not here
+        runner._check_shared(job, {**record, "timings": {"fit_s": 2.0}}, ctx)
