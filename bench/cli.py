@@ -2,7 +2,7 @@
 
     python run_all.py --suite stackoverflow|mjsynth|all [--scale smoke|quick|paper]
         [--data-dir DIR] [--word-list PATH] [--experiments table2,...] [--methods text-CNN,...]
-        [--seeds N] [--jobs N] [--out DIR]
+        [--seeds N] [--jobs N | --scheduler tcp://HOST:PORT] [--threads N] [--out DIR]
         [--check REF [--exact] [--min-effect X]] [--save-reference PATH]
     python run_all.py --list
 
@@ -20,6 +20,7 @@ import shlex
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import pandas as pd
 import torch
 from tabulate import tabulate
 
-from bench import regress
+from bench import cluster, regress
 from bench.data.render import load_word_list
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, load_relations, load_split
 from bench.data.stackoverflow import find_data_dir
@@ -77,7 +78,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         f"{DEFAULT_JOBS} here; two 1-thread workers beat one 2-thread worker "
                         f"on independent jobs)")
     p.add_argument("--threads", type=int, help="torch threads per worker (default: cores / "
-                   "--jobs; 1 is faster for the small models on a busy machine)")
+                   "--jobs, 1 with --scheduler; 1 is faster for the small models on a busy "
+                   "machine)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the jobs on the "
+                   "workers of this Dask distributed cluster (pip install -e .[cluster]); "
+                   "--out must be on a filesystem shared by this machine and every worker; "
+                   "--jobs is ignored (the workers set the parallelism)")
     p.add_argument("--out", type=Path, default=Path("results"), help="output root (results/)")
     p.add_argument("--retry-failed", action="store_true", help="rerun jobs recorded as failed")
     p.add_argument("--list", action="store_true", help="list suites, experiments, methods, scales")
@@ -103,6 +109,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and not _split_list(value):
             raise UserError(f"--{name}: empty list {value!r}; name at least one")
+    if args.scheduler is not None:
+        cluster.check_scheduler(args.scheduler)
     return args
 
 
@@ -187,16 +195,18 @@ def run(args: argparse.Namespace) -> int:
     run_name = f"{args.suite}-{scale.name}" + (f"-{data_dir.name}" if data_dir else "")
     run_dir = args.out / run_name
     _check_writable(run_dir)
+    threads = getattr(args, "threads", None) or (1 if args.scheduler
+                                                  else threads_per_worker(args.jobs))
     ctx = RunContext(args.suite, scale, run_dir, args.out / "cache", data_dir, args.relations,
-                     device="cpu", threads=getattr(args, "threads", None)
-                     or threads_per_worker(args.jobs), word_list=word_list if image else None)
-    for dataset in SUITES[args.suite]:  # bad data fails here, before anything is written
-        load_split(dataset, scale, data_dir, ctx.cache_dir, args.relations,
-                   word_list=ctx.word_list)
-
-    experiment_jobs = [(e.name, job) for e in experiments for job in expand(e, scale, methods)]
-    records = run_jobs([job for _, job in experiment_jobs], ctx, n_workers=args.jobs,
-                       retry_failed=args.retry_failed)
+                     device="cpu", threads=threads, word_list=word_list if image else None)
+    with cluster.connect(args.scheduler) if args.scheduler else nullcontext() as client:
+        for dataset in SUITES[args.suite]:  # bad data fails here, before anything is written
+            load_split(dataset, scale, data_dir, ctx.cache_dir, args.relations,
+                       word_list=ctx.word_list)
+        experiment_jobs = [(e.name, job) for e in experiments
+                           for job in expand(e, scale, methods)]
+        records = run_jobs([job for _, job in experiment_jobs], ctx, n_workers=args.jobs,
+                           retry_failed=args.retry_failed, client=client)
     frame = records_frame(experiment_jobs, records)
     write_records_csv(frame, run_dir / "records.csv")
     write_reports(run_dir, frame, ctx, args, [e.name for e in experiments])

@@ -2,7 +2,10 @@
 
 A lock dies with its process, so a run killed with SIGKILL never leaves a stale claim behind.
 Used so that two runs on one results folder, or parallel workers needing the same generator,
-do each piece of work once.
+do each piece of work once. On a filesystem whose locks fail (ENOLCK, e.g. an NFS mount
+without a lock service) taking one is a UserError; one whose locks are only local to each
+machine (NFS mounted with `nolock`) cannot be detected: there, machines may each do the same
+work, and the atomic writes keep every file whole.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from bench.errors import UserError
 
 
 @contextmanager
@@ -26,6 +31,10 @@ def file_lock(path: Path, blocking: bool = True) -> Iterator[bool]:
         except BlockingIOError:
             yield False
             return
+        except OSError as err:  # ENOLCK, EOPNOTSUPP: this filesystem cannot lock files
+            raise UserError(f"{path}: cannot lock files there ({err.strerror}); the results "
+                            f"folder (--out) must be on a filesystem with working POSIX "
+                            f"locks") from None
         try:
             yield True
         finally:

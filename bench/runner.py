@@ -6,6 +6,11 @@ job and an interrupted run loses at most the jobs in flight. A job whose trainin
 loss, divergence, any exception that is not a user error) is recorded as failed with its
 reason; the run goes on.
 
+Jobs run in this process, in joblib worker processes, or on the workers of a Dask distributed
+cluster (`client`). Every worker runs the same `_run_and_save`, so on a cluster the run folder
+and the cache must be on a filesystem that every worker and this machine share; the records
+come back to this process, which writes the reports.
+
 This module is also where the data a method sees is decided (`training_data`): D_e, D_e + D_s,
 D_u for methods that use it, and the validation part with Eq. 19 targets. Methods never get
 the split itself.
@@ -20,11 +25,11 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -41,6 +46,9 @@ from bench.methods import MethodContext, MethodSpec, get_method
 from bench.metrics import evaluate
 from bench.scales import Scale
 from bench.tuning import tune_allocator
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger("bench")
 
@@ -82,6 +90,14 @@ class RunContext:
     @property
     def records_dir(self) -> Path:
         return self.run_dir / "records"
+
+    def absolute(self) -> RunContext:
+        """The same context with absolute paths: what a worker with another cwd needs. Job
+        keys do not change (they use resolved paths and file contents)."""
+        return replace(self, run_dir=self.run_dir.resolve(), cache_dir=self.cache_dir.resolve(),
+                       relations=Path(self.relations).resolve(),
+                       data_dir=self.data_dir and self.data_dir.resolve(),
+                       word_list=self.word_list and self.word_list.resolve())
 
 
 def _source_id(data_dir: Path | None) -> str:
@@ -250,9 +266,14 @@ def _run_and_save(job: Job, ctx: RunContext, retry_failed: bool = False,
         return record
 
 
+Outcome = tuple[Job, dict[str, Any] | None]  # a job and its record (None: claimed elsewhere)
+
+
 def run_jobs(jobs: Iterable[Job], ctx: RunContext, n_workers: int = 1,
-             retry_failed: bool = False) -> dict[Job, dict[str, Any]]:
-    """Run every job without a record; return all records. Finished jobs are never recomputed."""
+             retry_failed: bool = False, client: Client | None = None) -> dict[Job, dict[str, Any]]:
+    """Run every job without a record; return all records. Finished jobs are never recomputed.
+
+    With a Dask `client` the jobs run on its cluster's workers and `n_workers` is ignored."""
     unique = list(dict.fromkeys(jobs))
     records: dict[Job, dict[str, Any]] = {}
     pending = []
@@ -268,23 +289,63 @@ def run_jobs(jobs: Iterable[Job], ctx: RunContext, n_workers: int = 1,
              len(unique) - len(pending))
     bar = tqdm(total=len(pending), desc=f"{ctx.suite}-{ctx.scale.name}", unit="job",
                disable=None)
-    if n_workers <= 1:
-        results = (_run_and_save(job, ctx, retry_failed, blocking=False) for job in pending)
-    else:
-        results = Parallel(n_jobs=n_workers, return_as="generator")(
-            delayed(_run_and_save)(job, ctx, retry_failed, blocking=False) for job in pending)
+
+    def execute(batch: list[Job], blocking: bool) -> Iterator[Outcome]:
+        if client is not None:
+            return _run_on_cluster(client, batch, ctx, retry_failed, blocking)
+        return _run_locally(batch, ctx, retry_failed, blocking, n_workers)
+
     busy = []  # claimed by another run on the same folder: waited for at the end
-    for job, record in zip(pending, results, strict=True):
+    for job, record in execute(pending, blocking=False):
         if record is None:
             busy.append(job)
-            continue
+        else:
+            records[job] = record
+            _report(bar, job, record)
+    for job, record in execute(busy, blocking=True):
         records[job] = record
         _report(bar, job, record)
-    for job in busy:
-        records[job] = _run_and_save(job, ctx, retry_failed, blocking=True)
-        _report(bar, job, records[job])
     bar.close()
     return records
+
+
+def _run_locally(jobs: list[Job], ctx: RunContext, retry_failed: bool, blocking: bool,
+                 n_workers: int) -> Iterator[Outcome]:
+    """In this process (n_workers <= 1) or in joblib worker processes; in submission order."""
+    if n_workers <= 1 or not jobs:
+        return ((job, _run_and_save(job, ctx, retry_failed, blocking)) for job in jobs)
+    results = Parallel(n_jobs=n_workers, return_as="generator")(
+        delayed(_run_and_save)(job, ctx, retry_failed, blocking) for job in jobs)
+    return zip(jobs, results, strict=True)
+
+
+def _run_on_cluster(client: Client, jobs: list[Job], ctx: RunContext, retry_failed: bool,
+                    blocking: bool) -> Iterator[Outcome]:
+    """On the workers of a Dask cluster; in completion order. A worker's exception (a
+    UserError included) is raised here."""
+    from distributed import as_completed
+
+    shared = ctx.absolute()
+    futures = {client.submit(_run_and_save, job, shared, retry_failed, blocking, pure=False): job
+               for job in jobs}
+    for future in as_completed(futures, loop=client.loop):
+        job, record = futures.pop(future), future.result()  # pop: the worker may drop it
+        if record is not None:
+            _check_shared(job, record, ctx)
+        yield job, record
+
+
+def _check_shared(job: Job, record: dict[str, Any], ctx: RunContext) -> None:
+    """The record a worker saved must be the one this machine reads back: else the workers
+    write to a disk of their own (or compute other keys: other code, other files)."""
+    def as_saved(rec: dict[str, Any] | None) -> str:  # NaN-safe comparison of two records
+        return json.dumps(rec, sort_keys=True, default=str)
+
+    if as_saved(load_record(record_path(job, ctx))) != as_saved(record):
+        raise UserError(f"--out {ctx.run_dir.parent}: a record saved by a cluster worker is not "
+                        f"visible here ({job.label()}); --out must be on a filesystem that "
+                        f"this machine and every worker share, and the workers must run the "
+                        f"same code")
 
 
 def _report(bar: tqdm, job: Job, record: dict[str, Any]) -> None:
