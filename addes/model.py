@@ -44,6 +44,7 @@ def bernoulli_kl(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL[N(mu, diag(exp logvar)) || N(0, I)] summed over the latent dimension (Eq. 6-7)."""
+    mu, logvar = mu.float(), logvar.float()  # float32 also under bf16 autocast
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=-1)
 
 
@@ -52,7 +53,7 @@ def reconstruction_nll(decoder: Decoder, states: torch.Tensor,
     """-log p_D(x|z, y_s, y_t) per example (Eq. 6-7's first term): the token NLL summed over
     the target's non-PAD positions (only those are projected onto the vocabulary)."""
     scored = target != PAD
-    nll = F.cross_entropy(decoder.out(states[scored]), target[scored], reduction="none")
+    nll = F.cross_entropy(decoder.out(states[scored]).float(), target[scored], reduction="none")
     rows = scored.nonzero()[:, 0]
     return torch.zeros(len(target), dtype=nll.dtype, device=nll.device).index_add(0, rows, nll)
 
@@ -132,7 +133,7 @@ def loss_consistency(model: ADDES, n: int, length: int, tau: float, top_k: int,
     y = torch.bernoulli(prior, generator=generator)
     z = torch.randn(n, model.latent, generator=generator, device=prior.device)
     soft_x = model.decoder.relaxed(z, y, length, tau, top_k)
-    logits = model.head(model.features(soft_x))
+    logits = model.classify(soft_x)
     return F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(dim=1).mean()
 
 
@@ -195,7 +196,7 @@ class ADDESModule(nn.Module):
 
     def classify(self, x) -> torch.Tensor:
         """q_C logits [B, |W|] (S then T) of inputs: ids, soft sequences or images (Eq. 14-16)."""
-        return self.head(self.features(x))
+        return self.head(self.features(x)).float()  # float32 also under bf16 autocast
 
 
 class ADDES(ADDESModule):

@@ -48,7 +48,7 @@ from addes.model import (
     loss_total,
     loss_unlabeled,
 )
-from baselines.training import TrainConfig, make_optimizer
+from baselines.training import TrainConfig, autocast, make_optimizer
 
 LABEL_STRATEGIES = ("prior", "resample", "tied")
 
@@ -74,6 +74,7 @@ class ADDESConfig:
     kl_anneal_steps: int = 0  # deviation when > 0 (Bowman et al. 2016)
     word_dropout: float = 0.0  # deviation when > 0 (Bowman et al. 2016)
     device: str = "cpu"
+    dtype: str = "fp32"  # "bf16": forward passes under bf16 autocast (baselines.training.autocast)
     width_mult: float = 1.0  # images: the paper's filter counts times this
 
 
@@ -156,7 +157,9 @@ class ADDESGenerator:
         for _ in range(cfg.epochs_classifier):
             model.train()
             for idx in torch.randperm(len(x_l), generator=order).split(cfg.batch_size):
-                _step(opt, objective(x_l[idx], ys[idx]))
+                with self._precision():
+                    loss = objective(x_l[idx], ys[idx])
+                _step(opt, loss)
             best = self._keep_best(best, objective, val_t)
         self._restore(best)
 
@@ -173,7 +176,9 @@ class ADDESGenerator:
             model.train()
             for il, iu in _paired_batches(len(x_l), len(x_u), max(1, cfg.batch_size // 2), order):
                 kl_w = _kl_weight(step, 0 if joint else cfg.kl_anneal_steps)
-                _step(opt, self._eq11(x_l[il], ys[il], x_u[iu], noise, kl_w, with_cs=joint))
+                with self._precision():
+                    loss = self._eq11(x_l[il], ys[il], x_u[iu], noise, kl_w, with_cs=joint)
+                _step(opt, loss)
                 step += 1
             prev = best[0]
             best = self._keep_best(best, self._val_objective, val_t)
@@ -207,11 +212,15 @@ class ADDESGenerator:
         self.model_.eval()
         x, y = val_t
         bs = 8 * self.config.batch_size
-        total = sum(float(objective(x[i : i + bs], y[i : i + bs])) * len(x[i : i + bs])
-                    for i in range(0, len(x), bs)) / len(x)
+        with self._precision():
+            total = sum(float(objective(x[i : i + bs], y[i : i + bs])) * len(x[i : i + bs])
+                        for i in range(0, len(x), bs)) / len(x)
         if total < best[0]:
             return total, copy.deepcopy(self.model_.state_dict())
         return best
+
+    def _precision(self):
+        return autocast(self.config.device, self.config.dtype)
 
     def _restore(self, best: tuple[float, Any]) -> None:
         if best[1] is not None:
@@ -275,7 +284,8 @@ class ADDESGenerator:
             zb = (torch.randn(len(yb), self.config.latent, generator=gen, device=dev)
                   if z_all is None else z_all[i : i + batch_size])
             if image:
-                chunks.append(self.model_.decoder(zb, yb))
+                with self._precision():
+                    chunks.append(self.model_.decoder(zb, yb).float())
             else:
                 chunks.append(self.model_.decoder.sample(zb, yb, self.max_len_ + 1, temperature,
                                                          gen))
@@ -291,8 +301,9 @@ class ADDESGenerator:
         """q_C(y_s, y_t|x, G): float64 [n, |W|], S then T."""
         self.model_.eval()
         x = torch.from_numpy(X.x).to(self.config.device)
-        logits = torch.cat([self.model_.classify(x[i : i + batch_size])
-                            for i in range(0, len(x), batch_size)])
+        with self._precision():
+            logits = torch.cat([self.model_.classify(x[i : i + batch_size])
+                                for i in range(0, len(x), batch_size)])
         return torch.sigmoid(logits).cpu().numpy().astype(np.float64)
 
     # ---- persistence ------------------------------------------------------------------------

@@ -65,7 +65,7 @@ class EntropyRegularizedCNN(TextCNN):
 
         def entropy_term(model: nn.Module, gen: torch.Generator) -> torch.Tensor:
             idx = torch.randint(len(x_u), (min(batch, len(x_u)),), generator=gen)
-            return lam * binary_entropy_from_logits(model(x_u[idx]))
+            return lam * binary_entropy_from_logits(model(x_u[idx]).float())
 
         return entropy_term
 

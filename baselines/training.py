@@ -17,6 +17,7 @@ forward/backward pass on CPU), early stopping on validation loss, best weights r
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,21 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     device: str = "cpu"
+    dtype: str = "fp32"  # "bf16": forward passes under bf16 autocast (see `autocast`)
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def autocast(device: str, dtype: str) -> contextlib.AbstractContextManager:
+    """The precision of forward passes: bf16 autocast (matmuls and convolutions in bfloat16,
+    reductions and losses in float32; weights and optimiser state stay float32), or nothing
+    for fp32."""
+    if dtype not in PRECISIONS:
+        raise ValueError(f"dtype must be one of {PRECISIONS}, not {dtype!r}")
+    if dtype == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
 
 
 def as_tensor(X: Inputs, device: str = "cpu") -> torch.Tensor:
@@ -77,9 +93,10 @@ def fit_multilabel(
     for _epoch in range(config.max_epochs):
         model.train()
         for idx in torch.randperm(len(x), generator=gen).split(config.batch_size):
-            loss = loss_fn(model(x[idx]), y[idx])
-            if regularizer is not None:
-                loss = loss + regularizer(model, gen)
+            with autocast(config.device, config.dtype):
+                loss = loss_fn(model(x[idx]).float(), y[idx])
+                if regularizer is not None:
+                    loss = loss + regularizer(model, gen)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss.item()}")
             optimizer.zero_grad(set_to_none=True)
@@ -87,7 +104,8 @@ def fit_multilabel(
             optimizer.step()
         if x_val is None:
             continue
-        val_loss = evaluate_loss(model, x_val, y_val, loss_fn, config.batch_size * 8)
+        with autocast(config.device, config.dtype):
+            val_loss = evaluate_loss(model, x_val, y_val, loss_fn, config.batch_size * 8)
         if val_loss < best_loss - 1e-4:
             best_loss, best_state, bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
         else:
@@ -102,7 +120,7 @@ def fit_multilabel(
 @torch.no_grad()
 def evaluate_loss(model, x, y, loss_fn, batch_size: int) -> float:
     model.eval()
-    total = sum(loss_fn(model(x[i : i + batch_size]), y[i : i + batch_size]).item()
+    total = sum(loss_fn(model(x[i : i + batch_size]).float(), y[i : i + batch_size]).item()
                 * len(x[i : i + batch_size]) for i in range(0, len(x), batch_size))
     return total / max(1, len(x))
 
@@ -110,7 +128,7 @@ def evaluate_loss(model, x, y, loss_fn, batch_size: int) -> float:
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     model.eval()
-    return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    return torch.cat([model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)])
 
 
 class NeuralMultiLabelClassifier:
@@ -152,7 +170,8 @@ class NeuralMultiLabelClassifier:
         return self
 
     def predict_proba(self, X: Inputs) -> np.ndarray:
-        logits = predict_logits(self.model_, as_tensor(X, self.config.device))
+        with autocast(self.config.device, self.config.dtype):
+            logits = predict_logits(self.model_, as_tensor(X, self.config.device))
         if self.learns_all_classes:
             logits = logits[:, self.graph_.n_inexact :]
         return torch.sigmoid(logits).cpu().numpy().astype(np.float64)

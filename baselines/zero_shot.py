@@ -41,7 +41,13 @@ from addes.data import Inputs
 from addes.gcn import GCN, symmetric_normalize
 from addes.graph import ClassGraph
 from baselines.text_cnn import KimCNN, TextCNNNet
-from baselines.training import FeatureFactory, TrainConfig, as_tensor, fit_multilabel
+from baselines.training import (
+    FeatureFactory,
+    TrainConfig,
+    as_tensor,
+    autocast,
+    fit_multilabel,
+)
 
 ORIGINAL_HIDDEN = (2048, 2048, 1024, 1024, 512)
 
@@ -106,6 +112,8 @@ class ZeroShotGCN:
     def predict_proba(self, X: Inputs) -> np.ndarray:
         features = self.cnn_.eval().features
         tokens = as_tensor(X, self.config.device)
-        h = torch.cat([features(tokens[i : i + 1024]) for i in range(0, len(tokens), 1024)]).cpu()
+        with autocast(self.config.device, self.config.dtype):
+            h = torch.cat([features(tokens[i : i + 1024]).float()
+                           for i in range(0, len(tokens), 1024)]).cpu()
         logits = torch.cat([h, torch.ones(len(h), 1)], dim=1) @ self.target_vectors_.T
         return torch.sigmoid(logits).numpy().astype(np.float64)

@@ -52,16 +52,18 @@ def _variant(params: Mapping[str, Any]) -> str:
     return variant
 
 
-def generator_key(split: Split, seed: int, params: Mapping[str, Any], scale: Scale) -> str:
-    blob = json.dumps([split_fingerprint(split), scale.identity(split.modality), seed,
-                       _variant(params),
-                       float(params.get("alpha", 0.1)), float(params.get("beta", 0.1))],
-                      sort_keys=True, default=str)
+def generator_key(split: Split, seed: int, params: Mapping[str, Any], scale: Scale,
+                  dtype: str = "fp32") -> str:
+    fields = [split_fingerprint(split), scale.identity(split.modality), seed, _variant(params),
+              float(params.get("alpha", 0.1)), float(params.get("beta", 0.1))]
+    if dtype != "fp32":  # fp32 keys are those from before bf16 existed
+        fields.append(dtype)
+    blob = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:20]
 
 
 def addes_config(params: Mapping[str, Any], scale: Scale, device: str = "cpu",
-                 modality: str = "text") -> ADDESConfig:
+                 modality: str = "text", dtype: str = "fp32") -> ADDESConfig:
     """ADDESConfig from the Scale's ADDES fields and the job's variant, alpha and beta (for
     images: the image width multiplier, latent size and epochs; Section 5.4.2)."""
     if modality == "image":
@@ -71,14 +73,14 @@ def addes_config(params: Mapping[str, Any], scale: Scale, device: str = "cpu",
             classifier="mlp" if _variant(params) == "ADDES-CNN" else "gcn",
             epochs_classifier=scale.addes_image_epochs_classifier,
             epochs_vae=scale.addes_image_epochs_vae, epochs_joint=scale.addes_image_epochs_joint,
-            batch_size=scale.batch_size, patience=scale.patience, device=device)
+            batch_size=scale.batch_size, patience=scale.patience, device=device, dtype=dtype)
     return ADDESConfig(
         embed_dim=scale.addes_embed, hidden=scale.addes_hidden, latent=scale.addes_latent,
         alpha=float(params.get("alpha", 0.1)), beta=float(params.get("beta", 0.1)),
         classifier="mlp" if _variant(params) == "ADDES-CNN" else "gcn",
         epochs_classifier=scale.addes_epochs_classifier, epochs_vae=scale.addes_epochs_vae,
         epochs_joint=scale.addes_epochs_joint, batch_size=scale.batch_size,
-        patience=scale.patience, device=device)
+        patience=scale.patience, device=device, dtype=dtype)
 
 
 def _training_graph(split: Split, variant: str) -> ClassGraph:
@@ -89,9 +91,10 @@ def _training_graph(split: Split, variant: str) -> ClassGraph:
 
 
 def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], scale: Scale,
-                      cache_dir: Path, device: str = "cpu") -> ADDESGenerator:
+                      cache_dir: Path, device: str = "cpu", dtype: str = "fp32"
+                      ) -> ADDESGenerator:
     """The generator of this (split, scale, seed, variant, alpha, beta): loaded, or trained once."""
-    key = generator_key(split, seed, params, scale)
+    key = generator_key(split, seed, params, scale, dtype)
     path = Path(cache_dir) / "generators" / f"{split.dataset}-{key}.joblib"
     with file_lock(path.with_suffix(".lock")):
         state = load_cached(path, lambda s: isinstance(s, dict) and len(s) > 0)
@@ -103,7 +106,7 @@ def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], sca
                 path.unlink(missing_ok=True)
         variant = _variant(params)
         log.info("training %s generator for %s (seed %d) -> %s", variant, split.dataset, seed, path)
-        gen = ADDESGenerator(addes_config(params, scale, device, split.modality), seed).fit(
+        gen = ADDESGenerator(addes_config(params, scale, device, split.modality, dtype), seed).fit(
             split.labeled, split.y_s, split.unlabeled, _training_graph(split, variant),
             val=(split.val, split.val_y_s))
         atomic_dump(gen.state_dict(), path)
@@ -111,7 +114,8 @@ def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], sca
 
 
 def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any], scale: Scale,
-                           cache_dir: Path, device: str = "cpu") -> tuple[Inputs, np.ndarray]:
+                           cache_dir: Path, device: str = "cpu", dtype: str = "fp32"
+                           ) -> tuple[Inputs, np.ndarray]:
     """D_s for a job: inputs and labels [n, |W|] (S then T). params keys: variant ("ADDES" |
     "ADDES-CNN" | "ADDES-W"), alpha, beta, n_synthetic, label_sampling (optional, default
     "resample"; see ADDESGenerator.sample_labels), target_labels (optional: "assigned", the
@@ -127,7 +131,7 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
     relabel = params.get("target_labels", "assigned")
     if relabel not in ("assigned", "q_C"):
         raise ValueError(f"target_labels must be 'assigned' or 'q_C', not {relabel!r}")
-    key = generator_key(split, seed, params, scale)
+    key = generator_key(split, seed, params, scale, dtype)
     suffix = "" if relabel == "assigned" else f"-{relabel}"
     path = (Path(cache_dir) / "synthetic"
             / f"{split.dataset}-{key}-{sampling}{suffix}-{n_max}.joblib")
@@ -137,7 +141,7 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
             inputs, labels = cached
         else:
             gen = trained_generator(split, seed=seed, params=params, scale=scale,
-                                    cache_dir=cache_dir, device=device)
+                                    cache_dir=cache_dir, device=device, dtype=dtype)
             y_s, y_t = gen.sample_labels(n_max, sampling, seed=seed)
             inputs = gen.generate(y_s, y_t, seed=seed)
             if relabel == "q_C":  # the generator's own classifier labels what it generated
@@ -158,11 +162,13 @@ def _valid_synthetic(obj: Any, n_max: int, split: Split) -> bool:
 
 
 def generated_examples(split: Split, *, seed: int, params: Mapping[str, Any], scale: Scale,
-                       cache_dir: Path, n_per_setting: int = 10) -> list[dict]:
+                       cache_dir: Path, n_per_setting: int = 10, device: str = "cpu",
+                       dtype: str = "fp32") -> list[dict]:
     """For Table 3: seeded samples, each {"inputs_labels": [class names set to 1], "text": str,
     "target_on": bool}. For each setting (all targets off, then all on), n_per_setting y_s rows
     resampled from D_l, z from the prior."""
-    gen = trained_generator(split, seed=seed, params=params, scale=scale, cache_dir=cache_dir)
+    gen = trained_generator(split, seed=seed, params=params, scale=scale, cache_dir=cache_dir,
+                            device=device, dtype=dtype)
     rng = np.random.default_rng(seed)
     classes = split.graph.classes
     examples = []
@@ -177,11 +183,13 @@ def generated_examples(split: Split, *, seed: int, params: Mapping[str, Any], sc
 
 
 def generated_images(split: Split, *, seed: int, params: Mapping[str, Any], scale: Scale,
-                     cache_dir: Path, n_columns: int = 8) -> tuple[np.ndarray, np.ndarray]:
+                     cache_dir: Path, n_columns: int = 8, device: str = "cpu",
+                     dtype: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
     """For Figure 5: (images with every target on, images with every target off), each
     float32 [n_columns, 1, H, W]. Column j of both rows decodes the same z ~ N(0, I) and the
     same inexact labels (a y_s row resampled from D_l), so only the target labels differ."""
-    gen = trained_generator(split, seed=seed, params=params, scale=scale, cache_dir=cache_dir)
+    gen = trained_generator(split, seed=seed, params=params, scale=scale, cache_dir=cache_dir,
+                            device=device, dtype=dtype)
     rng = np.random.default_rng(seed)
     y_s = split.y_s[rng.integers(0, len(split.y_s), n_columns)]
     z = gen.sample_z(n_columns, seed=seed)

@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 from tabulate import tabulate
 
+from baselines.training import PRECISIONS
 from bench import cluster, regress
 from bench.data.render import load_word_list
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, load_relations, load_split
@@ -84,6 +85,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "workers of this Dask distributed cluster (pip install -e .[cluster]); "
                    "--out must be on a filesystem shared by this machine and every worker; "
                    "--jobs is ignored (the workers set the parallelism)")
+    p.add_argument("--device", default="auto", choices=DEVICES, help="where models train: "
+                   "auto (default: cuda when torch sees a GPU, else cpu) | cpu | cuda")
+    p.add_argument("--dtype", default="fp32", choices=PRECISIONS, help="fp32 (default) | bf16: "
+                   "forward passes under bf16 autocast; its records are keyed apart from "
+                   "fp32's and its reports go to a run folder ending in -bf16")
     p.add_argument("--out", type=Path, default=Path("results"), help="output root (results/)")
     p.add_argument("--retry-failed", action="store_true", help="rerun jobs recorded as failed")
     p.add_argument("--list", action="store_true", help="list suites, experiments, methods, scales")
@@ -111,7 +117,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             raise UserError(f"--{name}: empty list {value!r}; name at least one")
     if args.scheduler is not None:
         cluster.check_scheduler(args.scheduler)
+    args.device = resolve_device(args.device)
     return args
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str) -> str:
+    """--device: "auto" is cuda when torch sees a GPU, else cpu; "cuda" without one is an error."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: torch sees no CUDA GPU here (torch "
+                        f"{torch.__version__}); use --device cpu or auto")
+    return name
 
 
 def print_listing() -> None:
@@ -192,13 +212,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"bench: no real data found; using the synthetic stand-in (put StackSample "
               f"Questions.csv + Tags.csv, or labeled.tsv [+ unlabeled.tsv], in "
               f"data/{args.suite}/ or pass --data-dir)", file=sys.stderr)
-    run_name = f"{args.suite}-{scale.name}" + (f"-{data_dir.name}" if data_dir else "")
+    run_name = (f"{args.suite}-{scale.name}" + (f"-{data_dir.name}" if data_dir else "")
+                + ("" if args.dtype == "fp32" else f"-{args.dtype}"))
     run_dir = args.out / run_name
     _check_writable(run_dir)
     threads = getattr(args, "threads", None) or (1 if args.scheduler
                                                   else threads_per_worker(args.jobs))
     ctx = RunContext(args.suite, scale, run_dir, args.out / "cache", data_dir, args.relations,
-                     device="cpu", threads=threads, word_list=word_list if image else None)
+                     device=args.device, dtype=args.dtype, threads=threads,
+                     word_list=word_list if image else None)
     with cluster.connect(args.scheduler) if args.scheduler else nullcontext() as client:
         for dataset in SUITES[args.suite]:  # bad data fails here, before anything is written
             load_split(dataset, scale, data_dir, ctx.cache_dir, args.relations,
@@ -312,7 +334,7 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         suite=ctx.suite, scale=ctx.scale.name,
         seeds=ctx.scale.mj_seeds if ctx.suite == "mjsynth" else ctx.scale.seeds, source=source,
         git_commit=commit, git_dirty=dirty, date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        torch_version=torch.__version__, device=ctx.device, threads=ctx.threads, sizes=sizes)
+        torch_version=torch.__version__, device=ctx.device, dtype=ctx.dtype, threads=ctx.threads, sizes=sizes)
     examples = None
     if "table3" in experiment_names and "AugCNN" in all_methods():
         from bench import artifacts
@@ -321,7 +343,8 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         split = load_split("stackoverflow-1", ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations)
         params = dict(resolve_params("AugCNN", {}, ctx.scale))
         examples = artifacts.generated_examples(split, seed=0, params=params, scale=ctx.scale,
-                                                cache_dir=ctx.cache_dir)
+                                                cache_dir=ctx.cache_dir, device=ctx.device,
+                                                dtype=ctx.dtype)
     fig5_images = None
     if "fig5" in experiment_names and "AugCNN" in all_methods():
         from bench import artifacts
@@ -331,7 +354,8 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
                            word_list=ctx.word_list)
         params = dict(resolve_params("AugCNN", {"alpha": IMAGE_ALPHA}, ctx.scale, "image"))
         fig5_images = artifacts.generated_images(split, seed=0, params=params, scale=ctx.scale,
-                                                 cache_dir=ctx.cache_dir)
+                                                 cache_dir=ctx.cache_dir, device=ctx.device,
+                                                 dtype=ctx.dtype)
     build_reports(run_dir, frame, info, examples, fig5_images)
     atomic_write_text(digest_path, digest)
 

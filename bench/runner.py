@@ -80,6 +80,7 @@ class RunContext:
     data_dir: Path | None = None
     relations: Path = DEFAULT_RELATIONS
     device: str = "cpu"
+    dtype: str = "fp32"  # "bf16": autocast (part of every job's key; fp32 keys are unchanged)
     threads: int = 1
     word_list: Path | None = None  # the MJSynth suite's word corpus (None: the default)
     source_id: str = field(init=False)
@@ -118,6 +119,8 @@ def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:
         "dataset": job.dataset, "method": job.method, "seed": job.seed,
         "params": job.param_dict, "scale": ctx.scale.identity(modality), "source": ctx.source_id,
     }
+    if ctx.dtype != "fp32":  # a precision change is a different experiment
+        config["dtype"] = ctx.dtype
     if modality == "image":
         config["word_list"] = file_stamp(ctx.word_list)
     else:
@@ -148,7 +151,7 @@ def training_data(split: Split, spec: MethodSpec, params: Mapping[str, Any], see
 
         x_syn, y_syn = artifacts.synthetic_training_set(
             split, seed=seed, params=params, scale=ctx.scale, cache_dir=ctx.cache_dir,
-            device=ctx.device)
+            device=ctx.device, dtype=ctx.dtype)
         x, y = x.concat(x_syn), np.concatenate([y, y_syn.astype(np.float32)])
     return x, y
 
@@ -204,7 +207,7 @@ def _train_config(ctx: RunContext, modality: str = "text") -> TrainConfig:
     s = ctx.scale
     epochs = s.image_max_epochs if modality == "image" else s.max_epochs
     return TrainConfig(batch_size=s.batch_size, max_epochs=epochs, patience=s.patience,
-                       device=ctx.device)
+                       device=ctx.device, dtype=ctx.dtype)
 
 
 @cache
@@ -225,7 +228,7 @@ def environment(ctx: RunContext) -> dict[str, Any]:
     commit, dirty = _git_state()
     return {"git_commit": commit, "git_dirty": dirty, "torch": torch.__version__,
             "numpy": np.__version__, "python": platform.python_version(),
-            "device": ctx.device, "threads": ctx.threads, "dtype": "fp32",
+            "device": ctx.device, "threads": ctx.threads, "dtype": ctx.dtype,
             "machine": platform.machine()}
 
 

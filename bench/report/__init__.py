@@ -55,6 +55,7 @@ class RunInfo:
     torch_version: str
     device: str
     threads: int
+    dtype: str = "fp32"
     sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def caption_facts(self) -> CaptionFacts:

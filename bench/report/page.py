@@ -132,7 +132,7 @@ def _provenance(info: RunInfo, records: pd.DataFrame) -> list[str]:
              f"- Git commit: `{info.git_commit}`"
              + (" (working tree had uncommitted changes)" if info.git_dirty else " (clean)"),
              f"- Date: {info.date}",
-             f"- torch {info.torch_version}; device: {info.device}; threads: {info.threads}",
+             f"- torch {info.torch_version}; device: {info.device} ({info.dtype}); threads: {info.threads}",
              f"- Records: {len(records)} jobs, {int((records['status'] == 'ok').sum())} ok, "
              f"{int((records['status'] != 'ok').sum())} failed",
              f"- Statistics: {STD_CONVENTION}; differences tested with paired t-tests by seed "
