@@ -381,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: finished jobs are saved; rerun the same command to resume",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away, e.g. `run_all.py --list | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 0
 
 
 assert set(DATASETS) >= {d for ds in SUITES.values() for d in ds}
