@@ -2,9 +2,10 @@
 
     python -m bench.diagnose [--data-dir DIR] [--scale quick] [--dataset stackoverflow-1]
         [--seed 0] [--strategies prior,resample,tied] [--out DIR] [--threads 1]
+    python -m bench.diagnose --summary <out>/diagnose-stackoverflow-1-quick-seed*.json
 
-The report (printed, and written to <out>/diagnose-<dataset>-<scale>-seed<k>.md) has two
-parts, kept apart:
+The report (printed, and written to <out>/diagnose-<dataset>-<scale>-seed<k>.md, with the
+raw selection numbers in a .json beside it) has two parts, kept apart:
 
 1. Selection (validation data only). For each label-sampling strategy of
    `ADDESGenerator.sample_labels`, the suite's AugCNN (text-CNN) and AugLR (TF-IDF+LR) are
@@ -19,6 +20,10 @@ parts, kept apart:
    Eq. 19 on validation, whether generated titles carry their target label (a TF-IDF+LR judge
    trained on D_l's true labels), exact copies of D_l titles, and title lengths.
 
+`--summary` reads the .json files of several seeds of one dataset and selects over them
+(`seed_summary`): per strategy, how often it was selected, its validation mAP over seeds,
+and its paired difference to the strategy selected on all seeds together.
+
 The split, the generator and each D_s come from bench.data.splits and bench.artifacts, cached
 under <out>/cache, so a generator trained by the suite with the same settings is reused.
 Test-set numbers are never computed.
@@ -27,6 +32,7 @@ Test-set numbers are never computed.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shlex
 import sys
@@ -41,13 +47,13 @@ from sklearn.metrics import average_precision_score
 from addes.data import PAD, Inputs
 from addes.train import LABEL_STRATEGIES, ADDESGenerator
 from baselines.tfidf_lr import TfidfLogisticRegression
-from bench import artifacts
+from bench import artifacts, stats
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, Split, load_split, modality_of
 from bench.data.stackoverflow import find_data_dir
 from bench.data.text import TOKEN_PATTERN
 from bench.errors import UserError
 from bench.experiments import resolve_params
-from bench.io import atomic_write_text
+from bench.io import atomic_write_json, atomic_write_text
 from bench.methods import Estimator, MethodContext, get_method
 from bench.metrics import evaluate
 from bench.runner import RunContext, _train_config, training_data, with_estimated_targets
@@ -102,6 +108,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="output root: the report goes here, the cache in <out>/cache")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--summary", type=Path, nargs="+", metavar="JSON",
+                   help="summarise the selection files of several seeds of one dataset "
+                        "(other options are ignored)")
     args = p.parse_args(argv)
     if args.dataset not in DATASETS or modality_of(args.dataset) != "text":
         text = [d for d in DATASETS if modality_of(d) == "text"]
@@ -361,8 +370,9 @@ def _fmt_list(values: np.ndarray) -> str:
 # entry point
 
 
-def diagnose(args: argparse.Namespace) -> str:
-    """Load the split and generator (cached), run both parts, return the Markdown report."""
+def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
+    """Load the split and generator (cached), run both parts; return the Markdown report and
+    the selection record (raw validation numbers, for `--summary`)."""
     data_dir = find_data_dir(args.data_dir, "stackoverflow")
     scale = get_scale(args.scale)
     ctx = RunContext("stackoverflow", scale, args.out, args.out / "cache", data_dir,
@@ -379,11 +389,70 @@ def diagnose(args: argparse.Namespace) -> str:
     analysis = analysis_section(true_prevalence(split), q_c_against_truth(split, gen),
                                 label_conditioning(split, gen, args.seed),
                                 copies_and_lengths(split, synthetic))
-    return (f"# ADDES diagnostics: {args.dataset}, {scale.name} scale, seed {args.seed}\n\n"
-            f"`{args.command}`. Data: {split.source}; sizes {split.sizes}. Generator: ADDES "
-            f"(alpha {params['alpha']}, beta {params['beta']}, seed {args.seed}) from the "
-            f"cache {ctx.cache_dir}. No test-set number is computed.\n\n"
-            f"{selection_section(split, scores, params['n_synthetic'])}\n{analysis}")
+    report = (f"# ADDES diagnostics: {args.dataset}, {scale.name} scale, seed {args.seed}\n\n"
+              f"`{args.command}`. Data: {split.source}; sizes {split.sizes}. Generator: ADDES "
+              f"(alpha {params['alpha']}, beta {params['beta']}, seed {args.seed}) from the "
+              f"cache {ctx.cache_dir}. No test-set number is computed.\n\n"
+              f"{selection_section(split, scores, params['n_synthetic'])}\n{analysis}")
+    return report, selection_record(args, split, scores)
+
+
+def selection_record(args: argparse.Namespace, split: Split, scores: list[ValScore]) -> dict:
+    """The raw validation numbers of one run (no predictions, no oracle number)."""
+    return {"dataset": args.dataset, "scale": args.scale, "seed": args.seed,
+            "source": split.source, "selected": select_strategy(scores),
+            "selection": [{"model": r.model, "strategy": r.strategy, "mAP": r.mAP,
+                           "AUC": r.AUC} for r in scores]}
+
+
+# ---------------------------------------------------------------------------------------------
+# several seeds
+
+
+def load_selection_records(paths: list[Path]) -> list[dict]:
+    """The selection records of `--summary`: readable, and all of one dataset and scale."""
+    records = []
+    for path in paths:
+        try:
+            record = json.loads(Path(path).read_text())
+            record["selection"] = [ValScore(**row) for row in record["selection"]]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise UserError(f"--summary {path}: not a bench.diagnose selection file "
+                            f"({err})") from None
+        records.append(record)
+    kinds = {(r["dataset"], r["scale"]) for r in records}
+    if len(kinds) != 1:
+        raise UserError(f"--summary: files of one dataset and scale only, got {sorted(kinds)}")
+    return records
+
+
+def seed_summary(records: list[dict]) -> str:
+    """Markdown: the selection over seeds. The strategy selected on all seeds together is
+    `select_strategy` over every row; per strategy: the seeds that selected it, its mean
+    validation mAP (mean over classifiers) over seeds with the std (ddof=1), and its paired
+    difference to the selected strategy (paired t-test over seeds, 95% CI, unadjusted p)."""
+    by_seed = {r["seed"]: mean_map_by_strategy(r["selection"]) for r in records}
+    selected = select_strategy([row for r in records for row in r["selection"]])
+    rows = []
+    for strategy in next(iter(by_seed.values())):
+        values = {seed: means[strategy] for seed, means in by_seed.items()}
+        mean, std = stats.mean_std(list(values.values()))
+        chosen = [str(r["seed"]) for r in records if r["selected"] == strategy]
+        if strategy == selected:
+            gap = "selected"
+        else:
+            c = stats.compare(values, {seed: m[selected] for seed, m in by_seed.items()})
+            gap = f"{c.delta:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}], p = {c.p_value:.2f}"
+        name = "D_e" if strategy == D_E_ALONE else f"D_e + D_s ({strategy})"
+        rows.append([name, ", ".join(chosen) or "-", f"{mean:.3f} ± {std:.3f}", gap])
+    first = records[0]
+    table = _table(["training set", "selected by seeds", "mean validation mAP (± std)",
+                    "− selected's: mean [95% CI], paired p"], rows)
+    return (f"# Label-sampling selection over seeds: {first['dataset']}, {first['scale']} "
+            f"scale, seeds {', '.join(str(s) for s in sorted(by_seed))}\n\n"
+            f"Data: {first['source']}. Validation mAP against Eq. 19 targets, mean over "
+            f"text-CNN and TF-IDF+LR, per seed; no true target label and no test number.\n\n"
+            f"{table}\n**Selected over seeds: {selected}**.\n")
 
 
 def check_writable(folder: Path) -> None:
@@ -396,25 +465,29 @@ def check_writable(folder: Path) -> None:
         raise UserError(f"--out {folder}: not writable ({err.strerror})") from None
 
 
-def report_path(args: argparse.Namespace) -> Path:
-    return args.out / f"diagnose-{args.dataset}-{args.scale}-seed{args.seed}.md"
+def report_path(args: argparse.Namespace, suffix: str = ".md") -> Path:
+    return args.out / f"diagnose-{args.dataset}-{args.scale}-seed{args.seed}{suffix}"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the diagnostics; 0 on success, 2 (one line) on a user error."""
+    """Run the diagnostics (or `--summary`); 0 on success, 2 (one line) on a user error."""
     logging.basicConfig(level=logging.INFO, format="bench: %(message)s", stream=sys.stderr)
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = parse_args(argv)
+        if args.summary:
+            print(seed_summary(load_selection_records(args.summary)))
+            return 0
         args.command = "python -m bench.diagnose " + shlex.join(argv)
         torch.set_num_threads(args.threads)
         tune_allocator()
         check_writable(args.out)
-        report = diagnose(args)
+        report, record = diagnose(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     atomic_write_text(report_path(args), report)
+    atomic_write_json(report_path(args, ".json"), record)
     print(report)
     print(f"bench: report written to {report_path(args)}", file=sys.stderr)
     return 0

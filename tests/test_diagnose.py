@@ -3,6 +3,7 @@ label leak into selection, and user errors (exit 2)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -33,7 +34,7 @@ def _selection_rows(report: str) -> dict[str, float]:
 
 
 def test_report_has_every_section_and_names_the_best_strategy(smoke_report):
-    status, report, _ = smoke_report
+    status, report, out = smoke_report
     assert status == 0
     for heading in ("## Selection (validation data only", "## Analysis only (oracle: uses true "
                     "target labels of training-side data; never used for selection)",
@@ -48,6 +49,8 @@ def test_report_has_every_section_and_names_the_best_strategy(smoke_report):
     best = max((v, k) for k, v in means.items() if k != "D_e")[1]
     selected = re.search(r"\*\*Selected label sampling: (\w+)\*\*", report).group(1)
     assert best == f"D_e + D_s ({selected})"
+    record = json.loads((out / "diagnose-stackoverflow-1-smoke-seed0.json").read_text())
+    assert record["selected"] == selected and len(record["selection"]) == 8
 
 
 def test_selection_picks_the_highest_mean_validation_map():
@@ -63,6 +66,27 @@ def test_selection_picks_the_highest_mean_validation_map():
     assert select_strategy(table[3:5]) == "resample"
     with pytest.raises(ValueError):
         select_strategy([table[0]])  # D_e alone is never a candidate
+
+
+def _record(path, seed: int, maps: dict[str, float], dataset: str = "stackoverflow-1") -> str:
+    """A hand-made selection file: one classifier, mAP per strategy."""
+    rows = [{"model": "text-CNN", "strategy": k, "mAP": v, "AUC": 0.5} for k, v in maps.items()]
+    best = max((v, k) for k, v in maps.items() if k != D_E_ALONE)[1]
+    path.write_text(json.dumps({"dataset": dataset, "scale": "quick", "seed": seed,
+                                "source": "hand-made", "selected": best, "selection": rows}))
+    return str(path)
+
+
+def test_summary_selects_over_seeds(tmp_path, capsys):
+    files = [_record(tmp_path / "a.json", 0, {D_E_ALONE: 0.6, "prior": 0.5, "tied": 0.4}),
+             _record(tmp_path / "b.json", 1, {D_E_ALONE: 0.6, "prior": 0.3, "tied": 0.45})]
+    assert diagnose.main(["--summary", *files]) == 0
+    summary = capsys.readouterr().out
+    assert "**Selected over seeds: tied**" in summary  # tied 0.425 > prior 0.4
+    assert re.search(r"\| D_e \+ D_s \(prior\) \| 0 \| 0\.400 ± 0\.141 \| -0\.025", summary)
+    other = _record(tmp_path / "c.json", 2, {D_E_ALONE: 0.6, "prior": 0.5}, "stackoverflow-2")
+    assert diagnose.main(["--summary", files[0], other]) == 2
+    assert diagnose.main(["--summary", str(tmp_path / "absent.json")]) == 2
 
 
 def test_selection_reads_no_true_target_label(smoke_report):
