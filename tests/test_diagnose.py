@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from sklearn.metrics import average_precision_score
 
 from bench import diagnose
 from bench.data.splits import load_split
@@ -68,6 +69,16 @@ def test_selection_picks_the_highest_mean_validation_map():
         select_strategy([table[0]])  # D_e alone is never a candidate
 
 
+def test_average_precision_equals_scikit_learns():
+    rng = np.random.default_rng(0)
+    for ties in (False, True):
+        for _ in range(50):
+            y = (rng.random(120) < 0.3).astype(float)
+            s = rng.integers(0, 8, 120).astype(float) if ties else rng.random(120)
+            assert diagnose.average_precision(y, s) == pytest.approx(
+                average_precision_score(y, s), abs=1e-12)
+
+
 def _record(path, seed: int, maps: dict[str, float], dataset: str = "stackoverflow-1") -> str:
     """A hand-made selection file: one classifier, mAP per strategy."""
     rows = [{"model": "text-CNN", "strategy": k, "mAP": v, "AUC": 0.5} for k, v in maps.items()]
@@ -87,6 +98,7 @@ def test_summary_selects_over_seeds(tmp_path, capsys):
     other = _record(tmp_path / "c.json", 2, {D_E_ALONE: 0.6, "prior": 0.5}, "stackoverflow-2")
     assert diagnose.main(["--summary", files[0], other]) == 2
     assert diagnose.main(["--summary", str(tmp_path / "absent.json")]) == 2
+    assert diagnose.main(["--summary", files[0], files[0]]) == 2  # one file per seed
 
 
 def test_selection_reads_no_true_target_label(smoke_report):
@@ -107,6 +119,7 @@ def test_selection_reads_no_true_target_label(smoke_report):
     (["--strategies", "prior,uniform"], "--strategies"),
     (["--scale", "huge"], "--scale"),
     (["--threads", "0"], "--threads"),
+    (["--seed", "-1"], "--seed"),
     (["--data-dir", "/nonexistent/folder"], "--data-dir"),
     (["--bogus"], "--bogus"),
 ])
