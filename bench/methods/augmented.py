@@ -17,7 +17,8 @@ from bench.methods import MethodContext, register
 from bench.methods.classic import cnn_features, gcn_hidden, require_modality
 
 # the generator of D_s: variant (ADDES, ADDES-CNN, ADDES-W), Eq. 11's weights, |D_s| (None:
-# the scale's n_synthetic), and how D_s's label vectors are drawn (see ADDESGenerator). The
+# the scale's n_synthetic), and how D_s's label vectors are drawn (see ADDESGenerator;
+# "resample" kept on the validation evidence of `python -m bench.diagnose`, README). The
 # image experiments pass alpha = 100 (Section 5.4.2).
 SYNTHETIC = {"variant": "ADDES", "alpha": 0.1, "beta": 0.1, "n_synthetic": None,
              "label_sampling": "resample"}

@@ -1,0 +1,517 @@
+"""Diagnostics of ADDES's synthetic training data D_s for one (dataset, seed).
+
+    python -m bench.diagnose [--data-dir DIR] [--scale quick] [--dataset stackoverflow-1]
+        [--seed 0] [--strategies prior,resample,tied] [--out DIR] [--threads 1]
+    python -m bench.diagnose --summary <out>/diagnose-stackoverflow-1-quick-seed*.json
+
+The report (printed, and written to <out>/diagnose-<dataset>-<scale>-seed<k>.md, with the
+raw selection numbers in a .json beside it) has two parts, kept apart:
+
+1. Selection (validation data only). For each label-sampling strategy of
+   `ADDESGenerator.sample_labels`, the suite's AugCNN (text-CNN) and AugLR (TF-IDF+LR) are
+   trained on D_e + D_s (|D_s| = the scale's n_synthetic), and text-CNN and TF-IDF+LR on D_e
+   alone. Each is scored on the validation part against its Eq. 19 target estimates, as
+   Semi-CNN chooses its lambda. `select_strategy` names the strategy with the highest
+   validation mAP (mean over the two classifiers). Nothing here reads a true target label or
+   the test set. Caveat: the criterion itself is Eq. 19, so it favours D_s whose targets
+   follow Eq. 19 (the "tied" strategy labels D_s exactly that way).
+2. Analysis only (oracle). It uses the true target labels of training-side data
+   (`Split.oracle_target_labels`) to explain results, never to select anything: q_C against
+   Eq. 19 on validation, whether generated titles carry their target label (a TF-IDF+LR judge
+   trained on D_l's true labels), exact copies of D_l titles, and title lengths.
+
+`--summary` reads the .json files of several seeds of one dataset and selects over them
+(`seed_summary`): per strategy, how often it was selected, its validation mAP over seeds,
+and its paired difference to the strategy selected on all seeds together.
+
+The split, the generator and each D_s come from bench.data.splits and bench.artifacts, cached
+under <out>/cache, so a generator trained by the suite with the same settings is reused.
+Test-set numbers are never computed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import average_precision_score
+
+from addes.data import PAD, Inputs
+from addes.train import LABEL_STRATEGIES, ADDESGenerator
+from baselines.tfidf_lr import TfidfLogisticRegression
+from bench import artifacts, stats
+from bench.data.splits import DATASETS, DEFAULT_RELATIONS, Split, load_split, modality_of
+from bench.data.stackoverflow import find_data_dir
+from bench.data.text import TOKEN_PATTERN
+from bench.errors import UserError
+from bench.experiments import resolve_params
+from bench.io import atomic_write_json, atomic_write_text
+from bench.methods import Estimator, MethodContext, get_method
+from bench.metrics import evaluate
+from bench.runner import RunContext, _train_config, training_data, with_estimated_targets
+from bench.scales import Scale, get_scale
+from bench.tuning import tune_allocator
+
+log = logging.getLogger("bench")
+
+# classifier -> (its registered method on D_e, its registered method on D_e + D_s)
+MODELS = {"text-CNN": ("text-CNN", "AugCNN"), "TF-IDF+LR": ("TF-IDF+LR", "AugLR")}
+D_E_ALONE = "(D_e alone)"  # the strategy column of the rows trained without D_s
+N_BOOTSTRAP = 1000
+N_CONDITIONING = 1000  # y_s rows of the label-conditioning check
+ORACLE_NOTE = "uses true target labels of training-side data; never used for selection"
+
+
+@dataclass(frozen=True)
+class ValScore:
+    """One classifier trained with one strategy's D_s (or none), scored on validation against
+    Eq. 19 targets. `scores`: its validation predictions [n_val, |T|] (for the bootstrap)."""
+
+    model: str
+    strategy: str
+    mAP: float
+    AUC: float
+    scores: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, like every other user error
+        raise UserError(message)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The options, validated: every mistake is a UserError naming the option."""
+    p = _Parser(prog="python -m bench.diagnose", description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", type=Path, help="real Stack Overflow data (default: "
+                   "$ADDES_DATA/stackoverflow, ./data/stackoverflow, else the stand-in)")
+    p.add_argument("--scale", default="quick", help="smoke | quick (default) | paper")
+    p.add_argument("--dataset", default="stackoverflow-1",
+                   help="stackoverflow-1 (default) | stackoverflow-2")
+    p.add_argument("--seed", type=int, default=0, help="generator, D_s and classifier seed")
+    p.add_argument("--strategies", default=",".join(LABEL_STRATEGIES),
+                   help=f"label-sampling strategies to compare (default: "
+                        f"{','.join(LABEL_STRATEGIES)})")
+    p.add_argument("--relations", type=Path, default=DEFAULT_RELATIONS,
+                   help="Eq. 18 relations file")
+    p.add_argument("--out", type=Path, default=Path("results"),
+                   help="output root: the report goes here, the cache in <out>/cache")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--summary", type=Path, nargs="+", metavar="JSON",
+                   help="summarise the selection files of several seeds of one dataset "
+                        "(other options are ignored)")
+    args = p.parse_args(argv)
+    if args.dataset not in DATASETS or modality_of(args.dataset) != "text":
+        text = [d for d in DATASETS if modality_of(d) == "text"]
+        raise UserError(f"--dataset: unknown or non-text dataset {args.dataset!r}; "
+                        f"choose one of {', '.join(text)}")
+    args.strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    bad = [s for s in args.strategies if s not in LABEL_STRATEGIES]
+    if bad or not args.strategies:
+        raise UserError(f"--strategies: {', '.join(bad) or 'empty list'}; choose among "
+                        f"{', '.join(LABEL_STRATEGIES)}")
+    if args.seed < 0:
+        raise UserError(f"--seed: must be >= 0, got {args.seed}")
+    if args.threads <= 0:
+        raise UserError(f"--threads: must be a positive integer, got {args.threads}")
+    return args
+
+
+# ---------------------------------------------------------------------------------------------
+# selection: validation data only (inexact labels and their Eq. 19 estimates)
+
+
+def synthetic_params(scale: Scale, strategy: str | None = None) -> dict:
+    """AugCNN's job params (the suite's defaults, |D_s| = the scale's n_synthetic), with
+    `strategy` as the label sampling when given; AugLR has the same defaults."""
+    overrides = {} if strategy is None else {"label_sampling": strategy}
+    return dict(resolve_params("AugCNN", overrides, scale))
+
+
+def fit_method(split: Split, method: str, params: dict, seed: int,
+               ctx: RunContext) -> Estimator:
+    """A registered method trained as the suite's runner trains it (bench.runner.run_job):
+    same training set, same validation part with Eq. 19 targets, same seeds."""
+    spec = get_method(method)
+    x, y = training_data(split, spec, params, seed, ctx)
+    estimator = spec.build(MethodContext(ctx.scale, seed, split.modality,
+                                         len(split.labeled.vocab or ()), _train_config(ctx),
+                                         params))
+    torch.manual_seed(seed)
+    return estimator.fit(x, y, graph=split.graph, val=validation_set(split))
+
+
+def validation_set(split: Split) -> tuple[Inputs, np.ndarray]:
+    """The validation part with [y_s | Eq. 19 estimate of y_t], as every method sees it."""
+    return split.val, with_estimated_targets(split, split.val_y_s)
+
+
+def validation_targets(split: Split) -> np.ndarray:
+    """Eq. 19's estimated target labels of the validation part [n_val, |T|]."""
+    return split.estimated_targets(split.val_y_s)
+
+
+def validation_score(split: Split, estimator: Estimator, model: str, strategy: str) -> ValScore:
+    """mAP and mean AUC of `estimator` on validation against Eq. 19 targets."""
+    scores = estimator.predict_proba(split.val)
+    metrics = evaluate(validation_targets(split), scores, split.targets)
+    return ValScore(model, strategy, metrics["mAP"], metrics["AUC"], scores)
+
+
+def selection_scores(split: Split, ctx: RunContext, seed: int,
+                     strategies: list[str]) -> list[ValScore]:
+    """Every classifier on D_e alone and on D_e + D_s of each strategy, on validation."""
+    rows = []
+    for model, (plain, augmented) in MODELS.items():
+        log.info("selection: %s on D_e", model)
+        rows.append(validation_score(split, fit_method(split, plain, {}, seed, ctx),
+                                     model, D_E_ALONE))
+        for strategy in strategies:
+            log.info("selection: %s on D_e + D_s (%s)", model, strategy)
+            params = synthetic_params(ctx.scale, strategy)
+            estimator = fit_method(split, augmented, params, seed, ctx)
+            rows.append(validation_score(split, estimator, model, strategy))
+    return rows
+
+
+def mean_map_by_strategy(scores: list[ValScore]) -> dict[str, float]:
+    """Validation mAP averaged over the classifiers, per strategy (D_e alone included), in
+    the order the strategies first appear."""
+    by_strategy: dict[str, list[float]] = {}
+    for row in scores:
+        by_strategy.setdefault(row.strategy, []).append(row.mAP)
+    return {s: float(np.mean(v)) for s, v in by_strategy.items()}
+
+
+def select_strategy(scores: list[ValScore]) -> str:
+    """The label-sampling strategy with the highest validation mAP (mean over classifiers;
+    ties go to the strategy listed first). Rows without D_s are not candidates."""
+    candidates = {s: m for s, m in mean_map_by_strategy(scores).items() if s != D_E_ALONE}
+    if not candidates:
+        raise ValueError("no strategy to select: every row is trained on D_e alone")
+    return max(candidates, key=lambda s: (candidates[s], -list(candidates).index(s)))
+
+
+def average_precision(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """scikit-learn's average_precision_score for one binary class (sum over distinct
+    thresholds, highest first, of recall gain x precision), 20x faster: the bootstrap calls
+    it thousands of times."""
+    order = np.argsort(-y_score, kind="stable")
+    y, s = y_true[order], y_score[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last row of each distinct score
+    tp = np.cumsum(y)[last]
+    precision, recall = tp / (last + 1), tp / tp[-1]
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+
+
+def _mean_ap(y_true: np.ndarray, score_sets: list[np.ndarray]) -> float:
+    """mAP over target classes, averaged over several classifiers' scores."""
+    return float(np.mean([average_precision(t, s) for scores in score_sets
+                          for t, s in zip(y_true.T, scores.T, strict=True)]))
+
+
+def bootstrap_se(y_true: np.ndarray, scores_a: list[np.ndarray], scores_b: list[np.ndarray],
+                 n_boot: int = N_BOOTSTRAP, seed: int = 0) -> float:
+    """Standard error (std, ddof=1) of mAP(a) - mAP(b) over validation rows resampled with
+    replacement, paired (a and b see the same rows); resamples where a class is constant are
+    skipped. Measures the noise of a small validation part, not of training."""
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(y_true), len(y_true))
+        y = y_true[idx]
+        if (y.min(axis=0) == y.max(axis=0)).any():
+            continue
+        diffs.append(_mean_ap(y, [s[idx] for s in scores_a])
+                     - _mean_ap(y, [s[idx] for s in scores_b]))
+    return float(np.std(diffs, ddof=1))
+
+
+# ---------------------------------------------------------------------------------------------
+# analysis only: uses true target labels of training-side data (oracle), never for selection
+
+
+def q_c_against_truth(split: Split, gen: ADDESGenerator) -> dict[str, dict[str, float]]:
+    """ORACLE. mAP / mean AUC on the validation part against its TRUE target labels, of
+    q_C(y_t|x, G)'s probabilities and of Eq. 19's 0/1 estimates."""
+    truth = split.oracle_target_labels("val")
+    q_c = gen.predict_proba(split.val)[:, split.graph.n_inexact :]
+    return {"q_C (ADDES classifier)": evaluate(truth, q_c, split.targets),
+            "Eq. 19 from y_s (0/1)": evaluate(truth, validation_targets(split), split.targets)}
+
+
+def true_prevalence(split: Split) -> dict[str, float]:
+    """ORACLE. The fraction of validation titles TRULY in each target class."""
+    truth = split.oracle_target_labels("val")
+    return {t: float(p) for t, p in zip(split.targets, truth.mean(axis=0), strict=True)}
+
+
+def label_judge(split: Split, seed: int) -> TfidfLogisticRegression:
+    """ORACLE. TF-IDF+LR trained on D_l's titles with their TRUE target labels."""
+    y = np.concatenate([split.y_s, split.oracle_target_labels("labeled")], axis=1)
+    return TfidfLogisticRegression(TOKEN_PATTERN, seed=seed).fit(split.labeled, y,
+                                                                 graph=split.graph)
+
+
+def label_conditioning(split: Split, gen: ADDESGenerator, seed: int,
+                       n: int = N_CONDITIONING) -> list[dict]:
+    """ORACLE. Does a generated title carry its target label? n y_s rows resampled from D_l,
+    each decoded twice from the same z: every target on, every target off. Per target: the
+    judge's validation AP (true labels: is the judge any good?) and its mean p(target) on
+    each set; a generator that conditions on y_t gives a clearly positive difference."""
+    judge = label_judge(split, seed)
+    rng = np.random.default_rng(seed)
+    y_s = split.y_s[rng.integers(0, len(split.y_s), n)]
+    z = gen.sample_z(n, seed=seed)
+    p = {}
+    for on in (1.0, 0.0):
+        y_t = np.full((n, split.graph.n_target), on, np.float32)
+        p[on] = judge.predict_proba(gen.generate(y_s, y_t, seed=seed, z=z)).mean(axis=0)
+    truth = split.oracle_target_labels("val")
+    judge_ap = [average_precision_score(t, s) for t, s in
+                zip(truth.T, judge.predict_proba(split.val).T, strict=True)]
+    return [{"target": t, "judge_val_AP": float(ap), "p_on": float(p[1.0][j]),
+             "p_off": float(p[0.0][j]), "difference": float(p[1.0][j] - p[0.0][j])}
+            for j, (t, ap) in enumerate(zip(split.targets, judge_ap, strict=True))]
+
+
+def mean_length(inputs: Inputs) -> float:
+    """Mean number of tokens per title (non-padding ids)."""
+    return float((inputs.x != PAD).sum(axis=1).mean())
+
+
+def copy_fraction(split: Split, inputs: Inputs) -> float:
+    """Fraction of `inputs` whose token sequence (over the vocabulary) is exactly that of a
+    D_l title: a memorisation check."""
+    seen = {split.labeled.decode(i) for i in range(len(split.labeled))}
+    return float(np.mean([inputs.decode(i) in seen for i in range(len(inputs))]))
+
+
+def copies_and_lengths(split: Split, synthetic: dict[str, Inputs]) -> list[dict]:
+    """One row for D_l, then one per strategy's D_s: size, copy fraction, mean length."""
+    rows = [{"titles": "D_l", "n": len(split.labeled), "copies": None,
+             "length": mean_length(split.labeled)}]
+    for strategy, inputs in synthetic.items():
+        rows.append({"titles": f"D_s ({strategy})", "n": len(inputs),
+                     "copies": copy_fraction(split, inputs), "length": mean_length(inputs)})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# the report
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def selection_section(split: Split, scores: list[ValScore], n_synthetic: int) -> str:
+    """Markdown: the validation table, the selected strategy, and each row's distance to it
+    with the paired bootstrap SE of that distance."""
+    selected = select_strategy(scores)
+    means = mean_map_by_strategy(scores)
+    y_val = validation_targets(split)
+
+    def sets(strategy: str) -> list[np.ndarray]:
+        return [r.scores for r in scores if r.strategy == strategy]
+
+    rows = []
+    for strategy, mean in means.items():
+        cells = [f"{r.mAP:.3f} / {r.AUC:.3f}" for r in scores if r.strategy == strategy]
+        if strategy == selected:
+            gap = "selected"
+        else:
+            se = bootstrap_se(y_val, sets(strategy), sets(selected))
+            gap = f"{mean - means[selected]:+.3f} ± {se:.3f}"
+        name = "D_e" if strategy == D_E_ALONE else f"D_e + D_s ({strategy})"
+        rows.append([name, *cells, f"{mean:.3f}", gap])
+    models = list(dict.fromkeys(r.model for r in scores))
+    table = _table(["training set", *(f"{m} mAP / AUC" for m in models), "mean mAP",
+                    "mean mAP − selected's (bootstrap SE)"], rows)
+    beats = "beats" if means[selected] > means[D_E_ALONE] else "does not beat"
+    return (f"## Selection (validation data only: inexact labels, Eq. 19 targets)\n\n"
+            f"Validation part: {len(split.val)} titles; |D_s| = {n_synthetic}; target "
+            f"prevalence under Eq. 19 {_fmt_list(y_val.mean(axis=0))}. Scores are mAP / AUC "
+            f"against the Eq. 19 estimates of the validation targets; the SE is a paired "
+            f"bootstrap over validation rows ({N_BOOTSTRAP} resamples), not over training "
+            f"seeds.\n\n{table}\n"
+            f"**Selected label sampling: {selected}** (highest mean validation mAP, "
+            f"{means[selected]:.3f}); it {beats} D_e alone ({means[D_E_ALONE]:.3f}) on "
+            f"validation.\n")
+
+
+def analysis_section(prevalence: dict[str, float], q_c: dict[str, dict[str, float]],
+                     conditioning: list[dict], copies: list[dict]) -> str:
+    """Markdown: the three oracle diagnostics, each a table."""
+    q_table = _table(["scores on validation", "mAP (true targets)", "mean AUC (true targets)"],
+                     [[k, f"{v['mAP']:.3f}", f"{v['AUC']:.3f}"] for k, v in q_c.items()])
+    c_table = _table(
+        ["target", "judge val AP", "mean p(target), y_t = 1", "mean p(target), y_t = 0",
+         "difference"],
+        [[r["target"], f"{r['judge_val_AP']:.3f}", f"{r['p_on']:.3f}", f"{r['p_off']:.3f}",
+          f"{r['difference']:+.3f}"] for r in conditioning])
+    m_table = _table(["titles", "n", "exact copies of a D_l title", "mean length (tokens)"],
+                     [[r["titles"], str(r["n"]), "-" if r["copies"] is None
+                       else f"{r['copies']:.3f}", f"{r['length']:.2f}"] for r in copies])
+    return (f"## Analysis only (oracle: {ORACLE_NOTE})\n\n"
+            f"### q_C against Eq. 19\n\nTrue target prevalence on validation: "
+            f"{', '.join(f'{t} {p:.3f}' for t, p in prevalence.items())}.\n\n{q_table}\n"
+            f"### Label conditioning\n\nA TF-IDF+LR judge trained on D_l's true target labels "
+            f"scores {N_CONDITIONING} generated titles per setting: the same y_s rows "
+            f"(resampled from D_l) and the same z, with every target on (y_t = 1) or off "
+            f"(y_t = 0).\n\n{c_table}\n"
+            f"### Memorisation and length\n\nCopies: the title's token sequence over the "
+            f"vocabulary equals a D_l title's.\n\n{m_table}")
+
+
+def _fmt_list(values: np.ndarray) -> str:
+    return ", ".join(f"{v:.3f}" for v in values)
+
+
+# ---------------------------------------------------------------------------------------------
+# entry point
+
+
+def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
+    """Load the split and generator (cached), run both parts; return the Markdown report and
+    the selection record (raw validation numbers, for `--summary`)."""
+    data_dir = find_data_dir(args.data_dir, "stackoverflow")
+    scale = get_scale(args.scale)
+    ctx = RunContext("stackoverflow", scale, args.out, args.out / "cache", data_dir,
+                     args.relations, threads=args.threads)
+    split = load_split(args.dataset, scale, data_dir, ctx.cache_dir, args.relations)
+    params = synthetic_params(scale)
+    gen = artifacts.trained_generator(split, seed=args.seed, params=params, scale=scale,
+                                      cache_dir=ctx.cache_dir)
+    scores = selection_scores(split, ctx, args.seed, args.strategies)
+    synthetic = {s: artifacts.synthetic_training_set(
+        split, seed=args.seed, params=synthetic_params(scale, s), scale=scale,
+        cache_dir=ctx.cache_dir)[0] for s in args.strategies}
+    log.info("analysis (oracle)")
+    analysis = analysis_section(true_prevalence(split), q_c_against_truth(split, gen),
+                                label_conditioning(split, gen, args.seed),
+                                copies_and_lengths(split, synthetic))
+    report = (f"# ADDES diagnostics: {args.dataset}, {scale.name} scale, seed {args.seed}\n\n"
+              f"`{args.command}`. Data: {split.source}; sizes {split.sizes}. Generator: ADDES "
+              f"(alpha {params['alpha']}, beta {params['beta']}, seed {args.seed}) from the "
+              f"cache {ctx.cache_dir}. No test-set number is computed.\n\n"
+              f"{selection_section(split, scores, params['n_synthetic'])}\n{analysis}")
+    return report, selection_record(args, split, scores)
+
+
+def selection_record(args: argparse.Namespace, split: Split, scores: list[ValScore]) -> dict:
+    """The raw validation numbers of one run (no predictions, no oracle number)."""
+    return {"dataset": args.dataset, "scale": args.scale, "seed": args.seed,
+            "source": split.source, "selected": select_strategy(scores),
+            "selection": [{"model": r.model, "strategy": r.strategy, "mAP": r.mAP,
+                           "AUC": r.AUC} for r in scores]}
+
+
+# ---------------------------------------------------------------------------------------------
+# several seeds
+
+
+def load_selection_records(paths: list[Path]) -> list[dict]:
+    """The selection records of `--summary`: readable, all of one dataset, scale and set of
+    strategies, one per seed."""
+    records = []
+    for path in paths:
+        try:
+            record = json.loads(Path(path).read_text())
+            record["selection"] = [ValScore(**row) for row in record["selection"]]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise UserError(f"--summary {path}: not a bench.diagnose selection file "
+                            f"({err})") from None
+        records.append(record)
+    kinds = {(r["dataset"], r["scale"], *mean_map_by_strategy(r["selection"]))
+             for r in records}
+    if len(kinds) != 1:
+        raise UserError(f"--summary: files of one dataset, scale and set of strategies only, "
+                        f"got {sorted(kinds)}")
+    seeds = [r["seed"] for r in records]
+    if len(set(seeds)) != len(seeds):
+        raise UserError(f"--summary: one file per seed, got seeds {sorted(seeds)}")
+    return records
+
+
+def seed_summary(records: list[dict]) -> str:
+    """Markdown: the selection over seeds. The strategy selected on all seeds together is
+    `select_strategy` over every row; per strategy: the seeds that selected it, its mean
+    validation mAP (mean over classifiers) over seeds with the std (ddof=1), and its paired
+    difference to the selected strategy (paired t-test over seeds, 95% CI, unadjusted p)."""
+    by_seed = {r["seed"]: mean_map_by_strategy(r["selection"]) for r in records}
+    selected = select_strategy([row for r in records for row in r["selection"]])
+    rows = []
+    for strategy in next(iter(by_seed.values())):
+        values = {seed: means[strategy] for seed, means in by_seed.items()}
+        mean, std = stats.mean_std(list(values.values()))
+        chosen = [str(r["seed"]) for r in records if r["selected"] == strategy]
+        if strategy == selected:
+            gap = "selected"
+        else:
+            c = stats.compare(values, {seed: m[selected] for seed, m in by_seed.items()})
+            gap = f"{c.delta:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}], p = {c.p_value:.2f}"
+        name = "D_e" if strategy == D_E_ALONE else f"D_e + D_s ({strategy})"
+        rows.append([name, ", ".join(chosen) or "-", f"{mean:.3f} ± {std:.3f}", gap])
+    first = records[0]
+    table = _table(["training set", "selected by seeds", "mean validation mAP (± std)",
+                    "− selected's: mean [95% CI], paired p"], rows)
+    return (f"# Label-sampling selection over seeds: {first['dataset']}, {first['scale']} "
+            f"scale, seeds {', '.join(str(s) for s in sorted(by_seed))}\n\n"
+            f"Data: {first['source']}. Validation mAP against Eq. 19 targets, mean over "
+            f"text-CNN and TF-IDF+LR, per seed; no true target label and no test number.\n\n"
+            f"{table}\n**Selected over seeds: {selected}**.\n")
+
+
+def check_writable(folder: Path) -> None:
+    """A UserError now, rather than an OSError after minutes of training."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UserError(f"--out {folder}: not writable ({err.strerror})") from None
+
+
+def report_path(args: argparse.Namespace, suffix: str = ".md") -> Path:
+    return args.out / f"diagnose-{args.dataset}-{args.scale}-seed{args.seed}{suffix}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the diagnostics (or `--summary`); 0 on success, 2 (one line) on a user error."""
+    logging.basicConfig(level=logging.INFO, format="bench: %(message)s", stream=sys.stderr)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parse_args(argv)
+        if args.summary:
+            print(seed_summary(load_selection_records(args.summary)))
+            return 0
+        args.command = "python -m bench.diagnose " + shlex.join(argv)
+        torch.set_num_threads(args.threads)
+        tune_allocator()
+        check_writable(args.out)
+        report, record = diagnose(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    atomic_write_text(report_path(args), report)
+    atomic_write_json(report_path(args, ".json"), record)
+    print(report)
+    print(f"bench: report written to {report_path(args)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""python -m bench.diagnose: the report end to end (smoke, stand-in), the selection rule, no
+label leak into selection, and user errors (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score
+
+from bench import diagnose
+from bench.data.splits import load_split
+from bench.diagnose import D_E_ALONE, ValScore, select_strategy
+from bench.runner import RunContext
+from bench.scales import get_scale
+
+SCALE = get_scale("smoke")
+
+
+@pytest.fixture(scope="module")
+def smoke_report(tmp_path_factory) -> tuple[int, str, object]:
+    out = tmp_path_factory.mktemp("diagnose")
+    status = diagnose.main(["--scale", "smoke", "--threads", "1", "--out", str(out)])
+    path = out / "diagnose-stackoverflow-1-smoke-seed0.md"
+    return status, path.read_text() if path.exists() else "", out
+
+
+def _selection_rows(report: str) -> dict[str, float]:
+    """training set -> mean validation mAP, read from the selection table."""
+    section = report.split("## Selection")[1].split("## Analysis")[0]
+    rows = re.findall(r"^\| (D_e[^|]*) \|[^|]*\|[^|]*\| ([0-9.]+) \|", section, re.M)
+    return {name.strip(): float(value) for name, value in rows}
+
+
+def test_report_has_every_section_and_names_the_best_strategy(smoke_report):
+    status, report, out = smoke_report
+    assert status == 0
+    for heading in ("## Selection (validation data only", "## Analysis only (oracle: uses true "
+                    "target labels of training-side data; never used for selection)",
+                    "### q_C against Eq. 19", "### Label conditioning",
+                    "### Memorisation and length"):
+        assert heading in report
+    assert "synthetic stand-in" in report and "No test-set number" in report
+    assert "test" not in report.split("## Selection")[1]  # no test-set number below the header
+    means = _selection_rows(report)
+    assert set(means) == {"D_e", "D_e + D_s (prior)", "D_e + D_s (resample)",
+                          "D_e + D_s (tied)"}
+    best = max((v, k) for k, v in means.items() if k != "D_e")[1]
+    selected = re.search(r"\*\*Selected label sampling: (\w+)\*\*", report).group(1)
+    assert best == f"D_e + D_s ({selected})"
+    record = json.loads((out / "diagnose-stackoverflow-1-smoke-seed0.json").read_text())
+    assert record["selected"] == selected and len(record["selection"]) == 8
+
+
+def test_selection_picks_the_highest_mean_validation_map():
+    table = [ValScore("text-CNN", D_E_ALONE, 0.875, 0.9),
+             ValScore("text-CNN", "prior", 0.25, 0.6), ValScore("TF-IDF+LR", "prior", 0.75, 0.8),
+             ValScore("text-CNN", "resample", 0.625, 0.7),
+             ValScore("TF-IDF+LR", "resample", 0.125, 0.7),
+             ValScore("text-CNN", "tied", 0.5, 0.6), ValScore("TF-IDF+LR", "tied", 0.5, 0.8),
+             ValScore("TF-IDF+LR", D_E_ALONE, 0.875, 0.9)]
+    # means: prior 0.5, resample 0.375 (though text-CNN's best), tied 0.5 (a tie: listed
+    # first wins), D_e alone 0.875 (never a candidate)
+    assert select_strategy(table) == "prior"
+    assert select_strategy(table[3:5]) == "resample"
+    with pytest.raises(ValueError):
+        select_strategy([table[0]])  # D_e alone is never a candidate
+
+
+def test_average_precision_equals_scikit_learns():
+    rng = np.random.default_rng(0)
+    for ties in (False, True):
+        for _ in range(50):
+            y = (rng.random(120) < 0.3).astype(float)
+            s = rng.integers(0, 8, 120).astype(float) if ties else rng.random(120)
+            assert diagnose.average_precision(y, s) == pytest.approx(
+                average_precision_score(y, s), abs=1e-12)
+
+
+def _record(path, seed: int, maps: dict[str, float], dataset: str = "stackoverflow-1") -> str:
+    """A hand-made selection file: one classifier, mAP per strategy."""
+    rows = [{"model": "text-CNN", "strategy": k, "mAP": v, "AUC": 0.5} for k, v in maps.items()]
+    best = max((v, k) for k, v in maps.items() if k != D_E_ALONE)[1]
+    path.write_text(json.dumps({"dataset": dataset, "scale": "quick", "seed": seed,
+                                "source": "hand-made", "selected": best, "selection": rows}))
+    return str(path)
+
+
+def test_summary_selects_over_seeds(tmp_path, capsys):
+    files = [_record(tmp_path / "a.json", 0, {D_E_ALONE: 0.6, "prior": 0.5, "tied": 0.4}),
+             _record(tmp_path / "b.json", 1, {D_E_ALONE: 0.6, "prior": 0.3, "tied": 0.45})]
+    assert diagnose.main(["--summary", *files]) == 0
+    summary = capsys.readouterr().out
+    assert "**Selected over seeds: tied**" in summary  # tied 0.425 > prior 0.4
+    assert re.search(r"\| D_e \+ D_s \(prior\) \| 0 \| 0\.400 ± 0\.141 \| -0\.025", summary)
+    other = _record(tmp_path / "c.json", 2, {D_E_ALONE: 0.6, "prior": 0.5}, "stackoverflow-2")
+    assert diagnose.main(["--summary", files[0], other]) == 2
+    assert diagnose.main(["--summary", str(tmp_path / "absent.json")]) == 2
+    assert diagnose.main(["--summary", files[0], files[0]]) == 2  # one file per seed
+
+
+def test_selection_reads_no_true_target_label(smoke_report):
+    _, _, out = smoke_report
+    split = load_split("stackoverflow-1", SCALE, None, out / "cache")
+    ctx = RunContext("stackoverflow", SCALE, out, out / "cache")
+    honest = diagnose.selection_scores(split, ctx, 0, ["resample", "tied"])
+    scrambled = diagnose.selection_scores(split.with_scrambled_oracle(seed=3), ctx, 0,
+                                          ["resample", "tied"])
+    assert honest == scrambled  # model, strategy, mAP, AUC
+    for a, b in zip(honest, scrambled, strict=True):
+        np.testing.assert_array_equal(a.scores, b.scores)
+
+
+@pytest.mark.parametrize(("args", "names"), [
+    (["--dataset", "stackoverflow-9"], "--dataset"),
+    (["--dataset", "mjsynth-1"], "--dataset"),
+    (["--strategies", "prior,uniform"], "--strategies"),
+    (["--scale", "huge"], "--scale"),
+    (["--threads", "0"], "--threads"),
+    (["--seed", "-1"], "--seed"),
+    (["--data-dir", "/nonexistent/folder"], "--data-dir"),
+    (["--bogus"], "--bogus"),
+])
+def test_user_errors_exit_2_with_one_line(args, names, tmp_path, capsys):
+    assert diagnose.main([*args, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and names in err[0]
