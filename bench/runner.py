@@ -205,8 +205,10 @@ def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, 
 
 def _train_config(ctx: RunContext, modality: str = "text") -> TrainConfig:
     s = ctx.scale
-    epochs = s.image_max_epochs if modality == "image" else s.max_epochs
-    return TrainConfig(batch_size=s.batch_size, max_epochs=epochs, patience=s.patience,
+    image = modality == "image"
+    return TrainConfig(batch_size=s.batch_size,
+                       max_epochs=s.image_max_epochs if image else s.max_epochs,
+                       patience=s.image_patience if image else s.patience,
                        device=ctx.device, dtype=ctx.dtype)
 
 

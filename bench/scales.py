@@ -55,6 +55,9 @@ class Scale:
     mj_n_test: int
     image_width_mult: float  # filters / FC units of SDANN and image ADDES times this (paper 1)
     image_max_epochs: int  # SDANN and the image CNN baselines
+    # their early-stopping patience: their validation loss stays flat for several epochs
+    # before it falls (an SDANN on D_e, 2k images), and patience 2 stopped most seeds there
+    image_patience: int
     addes_image_latent: int
     addes_image_epochs_classifier: int
     addes_image_epochs_vae: int
@@ -103,7 +106,7 @@ SCALES: dict[str, Scale] = {
             n_synthetic=200, synthetic_sweep=(0, 200), labeled_sweep=(100, 200), seeds=2,
             sweep_seeds=2, sensitivity_seeds=1, sensitivity_grid=((0.1, 1.0), (0.1, 1.0)),
             mj_n_labeled=128, mj_n_unlabeled=128, mj_n_val=64, mj_n_test=160,
-            image_width_mult=0.0625, image_max_epochs=2,
+            image_width_mult=0.0625, image_max_epochs=2, image_patience=2,
             addes_image_latent=8, addes_image_epochs_classifier=1, addes_image_epochs_vae=1,
             addes_image_epochs_joint=1, mj_n_synthetic=128, mj_synthetic_sweep=(0, 128),
             mj_labeled_sweep=(64, 128), mj_sensitivity_grid=((100.0,), (0.1, 1.0)),
@@ -120,7 +123,7 @@ SCALES: dict[str, Scale] = {
             sweep_seeds=3, sensitivity_seeds=1,
             sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.1, 1.0, 10.0)),
             mj_n_labeled=2000, mj_n_unlabeled=2000, mj_n_val=300, mj_n_test=1500,
-            image_width_mult=0.125, image_max_epochs=12,
+            image_width_mult=0.125, image_max_epochs=12, image_patience=4,
             addes_image_latent=16, addes_image_epochs_classifier=4, addes_image_epochs_vae=2,
             addes_image_epochs_joint=3, mj_n_synthetic=2000,
             mj_synthetic_sweep=(0, 1000, 2000), mj_labeled_sweep=(1000, 2000),
@@ -138,7 +141,7 @@ SCALES: dict[str, Scale] = {
             labeled_sweep=(2000, 5000, 10000, 20000), seeds=5,
             sweep_seeds=5, sensitivity_seeds=5, sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.01, 0.1, 1.0, 10.0, 100.0)),
             mj_n_labeled=6000, mj_n_unlabeled=24000, mj_n_val=1000, mj_n_test=10000,
-            image_width_mult=1.0, image_max_epochs=30,
+            image_width_mult=1.0, image_max_epochs=30, image_patience=5,
             addes_image_latent=64, addes_image_epochs_classifier=20, addes_image_epochs_vae=20,
             addes_image_epochs_joint=40, mj_n_synthetic=30000,
             mj_synthetic_sweep=(0, 1000, 2000, 5000, 10000, 20000, 30000),
