@@ -266,7 +266,8 @@ class CostEntry:
     def description(self) -> str:
         machine = self.data.get("machine", {})
         what = machine.get("gpu") or machine.get("cpu") or "unknown machine"
-        threads = f", {self.threads} threads" if self.data["device"] == "cpu" else ""
+        plural = "s" if self.threads > 1 else ""
+        threads = f", {self.threads} thread{plural}" if self.data["device"] == "cpu" else ""
         return f"{what} ({self.key}{threads})"
 
     def seconds_per_unit(self, benchmark: str, at_work: float) -> float | None:
@@ -443,9 +444,6 @@ class Estimate:
     seconds: float
     unmeasured: frozenset[str] = frozenset()
 
-    def __add__(self, other: Estimate) -> Estimate:
-        return Estimate(self.seconds + other.seconds, self.unmeasured | other.unmeasured)
-
 
 def estimate(parts: Iterable[Part], entry: CostEntry, factor: float = 1.0) -> Estimate:
     """Device-seconds of `parts` on `entry` (CPU: core-seconds, i.e. x its threads) x factor."""
@@ -488,57 +486,85 @@ def generator_name(modality: str) -> str:
     return f"{modality} ADDES generator"
 
 
-def record_ratios(records: Iterable[Mapping[str, Any]], scale: Scale, entry: CostEntry,
-                  modality_of: Callable[[str], str]) -> dict[str, list[tuple[float, float]]]:
-    """(predicted, measured) seconds per method, and per generator kind, over finished ok
+class Timing(NamedTuple):
+    """One record's predicted (uncalibrated) and measured seconds."""
+
+    seed: int
+    predicted: float
+    measured: float
+
+
+def record_timings(records: Iterable[Mapping[str, Any]], scale: Scale, entry: CostEntry,
+                   modality_of: Callable[[str], str]) -> dict[str, list[Timing]]:
+    """Predicted and measured seconds per method, and per generator kind, over finished ok
     records of `scale`. A job: fit_s + predict_s against its parts at the record's threads.
     A generator: the largest data_s among the jobs that share it (the job that trained it and
     generated D_s; the others load the cache) against generator + D_s; a group whose largest
     data_s is under a tenth of the prediction is skipped (its generator came from a cache)."""
     from bench.artifacts import synthetic_size
 
-    pairs: dict[str, list[tuple[float, float]]] = {}
-    first: dict[tuple, tuple[float, float]] = {}
+    timings: dict[str, list[Timing]] = {}
+    first: dict[GeneratorId, Timing] = {}
     for rec in records:
         if rec.get("status") != "ok" or rec.get("scale") != scale.name:
             continue
         modality, params = modality_of(rec["dataset"]), rec.get("params", {})
         threads = max(1, int(rec.get("env", {}).get("threads") or 1))
         parts = job_parts(rec["method"], modality, params, scale)
-        timings = rec.get("timings", {})
-        if parts is not None and "fit_s" in timings:
-            predicted = estimate(parts, entry).seconds / threads
-            measured = timings["fit_s"] + timings.get("predict_s", 0.0)
-            pairs.setdefault(rec["method"], []).append((predicted, measured))
-        if int(params.get("n_synthetic") or 0) > 0 and "data_s" in timings:
+        measured = rec.get("timings", {})
+        if parts is not None and "fit_s" in measured:
+            timings.setdefault(rec["method"], []).append(Timing(
+                rec["seed"], estimate(parts, entry).seconds / threads,
+                measured["fit_s"] + measured.get("predict_s", 0.0)))
+        if int(params.get("n_synthetic") or 0) > 0 and "data_s" in measured:
             n = synthetic_size(modality, scale, params)
             predicted = estimate(generator_parts(modality, scale, params.get("n_labeled"))
                                  + synthetic_parts(modality, scale, n), entry).seconds / threads
             key = generator_id(modality, rec["dataset"], rec["seed"], params)
-            if timings["data_s"] > first.get(key, (0.0, -1.0))[1]:
-                first[key] = (predicted, timings["data_s"])
-    for key, (predicted, measured) in first.items():
-        if measured >= 0.1 * predicted:
-            pairs.setdefault(generator_name(key.modality), []).append((predicted, measured))
-    return pairs
+            if key not in first or measured["data_s"] > first[key].measured:
+                first[key] = Timing(rec["seed"], predicted, measured["data_s"])
+    for key, t in first.items():
+        if t.measured >= 0.1 * t.predicted:
+            timings.setdefault(generator_name(key.modality), []).append(t)
+    return timings
 
 
-def fitted_factors(pairs: Mapping[str, list[tuple[float, float]]]) -> dict[str, float]:
+def _ratios(timings: Iterable[Timing]) -> list[float]:
+    return [t.measured / t.predicted for t in timings if t.predicted > 0]
+
+
+def fitted_factors(timings: Mapping[str, list[Timing]]) -> dict[str, float]:
     """Median of measured / predicted per name."""
-    return {name: statistics.median(m / p for p, m in v if p > 0)
-            for name, v in pairs.items() if any(p > 0 for p, _ in v)}
+    return {name: statistics.median(r) for name, v in timings.items() if (r := _ratios(v))}
 
 
-def calibration_table(pairs: Mapping[str, list[tuple[float, float]]]) -> list[dict]:
-    """Per name: records, median predicted and measured seconds, median and range of ratios."""
+def held_out_ratios(timings: list[Timing]) -> list[float]:
+    """Measured / calibrated prediction of each record, with the factor fitted only on the
+    records of the other seed parity (even seeds predict odd ones and back: a check of the
+    calibration on records it was not fitted on; empty when all seeds have one parity)."""
+    out = []
+    for parity in (0, 1):
+        others = _ratios(t for t in timings if t.seed % 2 != parity)
+        if others:
+            factor = statistics.median(others)
+            out += [r / factor for r in _ratios(t for t in timings if t.seed % 2 == parity)]
+    return out
+
+
+def calibration_table(timings: Mapping[str, list[Timing]]) -> list[dict]:
+    """Per name: records, median predicted (max epochs) and measured seconds, the median
+    ratio (the fitted factor), and the held-out calibrated ratios (median, share within 2x)."""
     rows = []
-    for name, v in sorted(pairs.items()):
-        ratios = sorted(m / p for p, m in v if p > 0)
-        rows.append({"method": name, "records": len(v),
-                     "predicted s (median)": statistics.median(p for p, _ in v),
-                     "measured s (median)": statistics.median(m for _, m in v),
-                     "measured/predicted (median)": statistics.median(ratios),
-                     "min": ratios[0], "max": ratios[-1]})
+    for name, v in sorted(timings.items()):
+        held = held_out_ratios(v)
+        rows.append({
+            "method": name, "records": len(v),
+            "predicted s (max epochs)": statistics.median(t.predicted for t in v),
+            "measured s": statistics.median(t.measured for t in v),
+            "measured/predicted": statistics.median(_ratios(v)),
+            "held out: measured/calibrated": statistics.median(held) if held else None,
+            "held out within 2x": (f"{sum(0.5 <= r <= 2 for r in held)}/{len(held)}"
+                                   if held else None)})
     return rows
 
 
@@ -573,16 +599,17 @@ def main(argv: list[str] | None = None) -> int:
     scales = {r["scale"] for r in records}
     if len(scales) != 1:
         raise SystemExit(f"{args.calibrate}: records of several scales {sorted(scales)}")
-    pairs = record_ratios(records, get_scale(scales.pop()), entry, modality_of)
-    print(tabulate(calibration_table(pairs), headers="keys", floatfmt=".3g"))
+    timings = record_timings(records, get_scale(scales.pop()), entry, modality_of)
+    print("Seconds per job (median over records; generators: training + D_s)")
+    print(tabulate(calibration_table(timings), headers="keys", floatfmt=".3g", missingval=""))
     if args.save:
         raw = json.loads(args.cost_data.read_text())
         commits = sorted({r.get("env", {}).get("git_commit", "?")[:7] for r in records})
         raw["entries"][args.entry]["calibration"] = {
             "source": f"{len(records)} records of {args.calibrate} (commits {', '.join(commits)})",
             "command": "python -m bench.costs " + " ".join(sys.argv[1:] if argv is None else argv),
-            "factors": {k: round(v, 3) for k, v in sorted(fitted_factors(pairs).items())},
-            "records": {k: len(v) for k, v in sorted(pairs.items())},
+            "factors": {k: round(v, 3) for k, v in sorted(fitted_factors(timings).items())},
+            "records": {k: len(v) for k, v in sorted(timings.items())},
         }
         args.cost_data.write_text(json.dumps(raw, indent=1) + "\n")
         print(f"factors written to {args.cost_data} [{args.entry}]")

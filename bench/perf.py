@@ -502,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_description(args.device)
     rows = run(args.models.split(",") if args.models else None, args.repeats, args.device,
                args.dtype, tiers)
+    if hasattr(os, "getloadavg"):  # other work during the run shows here (shared machines)
+        machine["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     where = machine.get("gpu") or f"{args.threads} threads"
     print(f"torch {torch.__version__}, {args.device} ({where}), {args.dtype}, batch {BATCH}")
     shown = [{k: v for k, v in r.items() if k not in ("seconds/unit", "work")} for r in rows]
