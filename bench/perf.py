@@ -456,6 +456,15 @@ def machine_description(device: str) -> dict:
     return info
 
 
+def busy_cpu_seconds() -> float | None:
+    """CPU-seconds all processes have spent busy since boot (Linux /proc/stat), or None."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+
+
 def save(path: Path, rows: list[dict], *, device: str, dtype: str, threads: int,
          repeats: int, machine: dict, command: str) -> None:
     """Write this run as the entry "device/dtype" of the cost data file at `path` (other
@@ -500,10 +509,14 @@ def main(argv: list[str] | None = None) -> int:
     tune_allocator()
     torch.set_num_threads(args.threads)
     machine = machine_description(args.device)
+    busy0, own0, wall0 = busy_cpu_seconds(), time.process_time(), time.perf_counter()
     rows = run(args.models.split(",") if args.models else None, args.repeats, args.device,
                args.dtype, tiers)
-    if hasattr(os, "getloadavg"):  # other work during the run shows here (shared machines)
-        machine["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
+    busy1 = busy_cpu_seconds()
+    if busy0 is not None and busy1 is not None:  # other work on a shared machine shows here
+        others = (busy1 - busy0) - (time.process_time() - own0)
+        capacity = (time.perf_counter() - wall0) * (os.cpu_count() or 1)
+        machine["others_cpu_share_during_run"] = round(max(0.0, others) / capacity, 3)
     where = machine.get("gpu") or f"{args.threads} threads"
     print(f"torch {torch.__version__}, {args.device} ({where}), {args.dtype}, batch {BATCH}")
     shown = [{k: v for k, v in r.items() if k not in ("seconds/unit", "work")} for r in rows]
