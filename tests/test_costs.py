@@ -6,6 +6,7 @@ import pytest
 
 from bench import costs, perf
 from bench.costs import CostEntry, Part, Shapes
+from bench.plan import simulate_wall
 from bench.scales import get_scale
 
 SMOKE = get_scale("smoke")  # D_l 200, D_u 300, val 100, test 400, batch 64, 3 epochs
@@ -65,3 +66,24 @@ def test_every_benchmark_has_a_work_proxy_growing_with_the_tier():
     for name in costs.WORK:
         if name != "TF-IDF+LR":  # per title: shape-free
             assert costs.work(name, small) < costs.work(name, paper), name
+
+
+def test_committed_cost_data_loads_with_cpu_and_gpu_entries():
+    data = costs.load_cost_data()
+    for dtype in ("fp32", "bf16"):
+        entry = data.entry("cpu", dtype)
+        assert {b.name for b in perf.BENCHMARKS} <= set(entry.data["benchmarks"])
+    gpu = data.gpu_entry("fp32")
+    assert gpu.data["machine"]["gpu"] == "NVIDIA H200"
+    paper = Shapes.of(get_scale("paper"))
+    at = costs.work("text ADDES", paper)
+    assert gpu.seconds_per_unit("text ADDES", at) == pytest.approx(0.048)
+    assert gpu.seconds_per_unit("GRU", 1.0) is None
+
+
+def test_simulated_wall_time_waits_for_shared_artifacts():
+    # two workers; jobs 1 and 2 need generator g (10 s): job 1 builds it, job 2 waits for it
+    jobs = [(1.0, [("g", 10.0)]), (2.0, [("g", 10.0)]), (4.0, [])]
+    # worker A: g 0-10, job 1 10-11; worker B: waits 0-10, job 2 10-12; job 3 on A 11-15
+    assert simulate_wall(jobs, workers=2) == pytest.approx(15.0)
+    assert simulate_wall(jobs, workers=1) == pytest.approx(17.0)
