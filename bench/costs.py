@@ -483,7 +483,14 @@ def generator_id(modality: str, dataset: str, seed: int, params: Mapping[str, An
 
 
 def generator_name(modality: str) -> str:
+    """The calibration name of the generators (training + D_s) of a modality."""
     return f"{modality} ADDES generator"
+
+
+def factor_name(method: str, modality: str) -> str:
+    """The calibration name of a method's jobs: per modality, since e.g. AugCNN is a text-CNN
+    on titles and SDANN on images."""
+    return f"{method} ({modality})"
 
 
 class Timing(NamedTuple):
@@ -496,8 +503,9 @@ class Timing(NamedTuple):
 
 def record_timings(records: Iterable[Mapping[str, Any]], scale: Scale, entry: CostEntry,
                    modality_of: Callable[[str], str]) -> dict[str, list[Timing]]:
-    """Predicted and measured seconds per method, and per generator kind, over finished ok
-    records of `scale`. A job: fit_s + predict_s against its parts at the record's threads.
+    """Predicted and measured seconds per method and modality (`factor_name`), and per
+    generator kind (`generator_name`), over the finished ok records of `scale`.
+    A job: fit_s + predict_s against its parts at the record's threads.
     A generator: the largest data_s among the jobs that share it (the job that trained it and
     generated D_s; the others load the cache) against generator + D_s; a group whose largest
     data_s is under a tenth of the prediction is skipped (its generator came from a cache)."""
@@ -513,7 +521,7 @@ def record_timings(records: Iterable[Mapping[str, Any]], scale: Scale, entry: Co
         parts = job_parts(rec["method"], modality, params, scale)
         measured = rec.get("timings", {})
         if parts is not None and "fit_s" in measured:
-            timings.setdefault(rec["method"], []).append(Timing(
+            timings.setdefault(factor_name(rec["method"], modality), []).append(Timing(
                 rec["seed"], estimate(parts, entry).seconds / threads,
                 measured["fit_s"] + measured.get("predict_s", 0.0)))
         if int(params.get("n_synthetic") or 0) > 0 and "data_s" in measured:
@@ -534,7 +542,7 @@ def _ratios(timings: Iterable[Timing]) -> list[float]:
 
 
 def fitted_factors(timings: Mapping[str, list[Timing]]) -> dict[str, float]:
-    """Median of measured / predicted per name."""
+    """Median of measured / predicted per calibration name."""
     return {name: statistics.median(r) for name, v in timings.items() if (r := _ratios(v))}
 
 

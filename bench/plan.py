@@ -184,7 +184,8 @@ def dry_run(ctx: RunContext, experiments: list[Experiment], methods: list[str] |
             unknown.add(p.job.method)
             row["estimate from"] = "no cost model"
         else:
-            f, row["estimate from"] = factor(p.job.method)
+            f, row["estimate from"] = factor(costs.factor_name(p.job.method,
+                                                              modality_of(p.job.dataset)))
             est = costs.estimate(p.parts, entry, f)
             unmeasured |= est.unmeasured
             job_s[p.job] = est.seconds
