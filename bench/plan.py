@@ -124,6 +124,12 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
 
 
+def hours(seconds: float) -> str:
+    """Hours with one decimal, or two significant digits below one hour."""
+    h = seconds / 3600
+    return f"{h:.1f}" if h >= 1 else f"{h:.2g}"
+
+
 def _params_label(job: Job, scale: Scale) -> str:
     """The job's params that differ from its method's defaults in its suite (the image suite's
     augmented methods default to alpha = IMAGE_ALPHA, as experiments._image_params sets)."""
@@ -233,8 +239,8 @@ def dry_run(ctx: RunContext, experiments: list[Experiment], methods: list[str] |
           f"{duration(wall)}")
     if cpu:
         upper = costs.estimate(all_parts, entry).seconds
-        print(f"CPU: {device_s / 3600:.1f} core-hours (uncalibrated, every phase at its max "
-              f"epochs: {upper / 3600:.1f})")
+        print(f"CPU: {hours(device_s)} core-hours (uncalibrated, every phase at its max "
+              f"epochs: {hours(upper)})")
     print(_gpu_line(all_parts, data, dtype))
     for note in _notes(unknown, unmeasured, entry):
         print(f"note: {note}")
@@ -250,7 +256,7 @@ def _gpu_line(parts: list[costs.Part], data: costs.CostData, dtype: str) -> str:
     if not used:
         return (f"GPU: no GPU measurement recorded for this run's parts (measured on "
                 f"{gpu.description}: {', '.join(sorted(gpu.data.get('benchmarks', {})))})")
-    line = (f"GPU ({gpu.description}, max epochs): {est.seconds / 3600:.2f} GPU-hours for the "
+    line = (f"GPU ({gpu.description}, max epochs): {hours(est.seconds)} GPU-hours for the "
             f"parts measured there ({', '.join(used)})")
     if est.unmeasured:
         line += (f"; no GPU measurement recorded for {', '.join(sorted(est.unmeasured))}, "
