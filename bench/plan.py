@@ -6,7 +6,8 @@ cost data file.
 Jobs are those `run_all.py` would run, deduplicated as the runner does (a job shared by two
 experiments is listed once, under the first). One-off costs are the ADDES generators (one per
 `costs.GeneratorId`: dataset, |D_l|, seed, variant, alpha, beta) and their D_s sets (one per
-generator and label sampling), each charged once, for pending jobs only. The wall time
+generator and label sampling), each charged once, for pending jobs only (the cache is not
+consulted: a generator already cached by an earlier run is still charged). The wall time
 simulates the runner: jobs start in order on the first free worker; the first job that needs
 a generator trains it and generates its D_s while later jobs that need them wait, as the file
 locks of bench/artifacts.py make them.
