@@ -121,12 +121,8 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
     "resample"; see ADDESGenerator.sample_labels), target_labels (optional: "assigned", the
     paper's, keeps the labels the examples were generated under; "q_C" replaces the target
     labels by q_C's soft predictions on the generated inputs: a fix tried behind a flag)."""
-    if split.modality == "image":
-        default_n, sweep = scale.mj_n_synthetic, scale.mj_synthetic_sweep
-    else:
-        default_n, sweep = scale.n_synthetic, scale.synthetic_sweep
-    n = int(params["n_synthetic"] if params.get("n_synthetic") is not None else default_n)
-    n_max = max((*sweep, default_n, n))
+    n = _requested_size(split.modality, scale, params)
+    n_max = synthetic_size(split.modality, scale, params)
     sampling = params.get("label_sampling") or DEFAULT_LABEL_SAMPLING
     relabel = params.get("target_labels", "assigned")
     if relabel not in ("assigned", "q_C"):
@@ -149,6 +145,20 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
             labels = np.concatenate([y_s, y_t], axis=1).astype(np.float32)
             atomic_dump((inputs, labels), path)
     return inputs.subset(slice(0, n)), labels[:n]
+
+
+def _requested_size(modality: str, scale: Scale, params: Mapping[str, Any]) -> int:
+    """|D_s| a job asks for: its n_synthetic, else the scale's default for the modality."""
+    default_n = scale.mj_n_synthetic if modality == "image" else scale.n_synthetic
+    return int(params["n_synthetic"] if params.get("n_synthetic") is not None else default_n)
+
+
+def synthetic_size(modality: str, scale: Scale, params: Mapping[str, Any]) -> int:
+    """How many examples are generated (once) for a job's D_s: the largest size any experiment
+    of the scale asks for, or the job's own when larger; jobs get prefixes of it."""
+    sweep = scale.mj_synthetic_sweep if modality == "image" else scale.synthetic_sweep
+    default_n = scale.mj_n_synthetic if modality == "image" else scale.n_synthetic
+    return max((*sweep, default_n, _requested_size(modality, scale, params)))
 
 
 def _valid_synthetic(obj: Any, n_max: int, split: Split) -> bool:

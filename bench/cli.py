@@ -93,6 +93,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("results"), help="output root (results/)")
     p.add_argument("--retry-failed", action="store_true", help="rerun jobs recorded as failed")
     p.add_argument("--list", action="store_true", help="list suites, experiments, methods, scales")
+    p.add_argument("--dry-run", action="store_true", help="print the jobs still to run with "
+                   "their estimated time, the shared one-off costs and the totals; train and "
+                   "write nothing")
+    p.add_argument("--cost-data", type=Path, metavar="FILE", help="with --dry-run: per-batch "
+                   "costs (python -m bench.perf --save FILE; default <out>/cost_data.json if "
+                   "present, else the committed bench/cost_data.json)")
     p.add_argument("--perf", action="store_true",
                    help="measure the matmul peak and per-batch training cost of every model "
                         "(same as python -m bench.perf)")
@@ -215,12 +221,18 @@ def run(args: argparse.Namespace) -> int:
     run_name = (f"{args.suite}-{scale.name}" + (f"-{data_dir.name}" if data_dir else "")
                 + ("" if args.dtype == "fp32" else f"-{args.dtype}"))
     run_dir = args.out / run_name
-    _check_writable(run_dir)
     threads = getattr(args, "threads", None) or (1 if args.scheduler
                                                   else threads_per_worker(args.jobs))
     ctx = RunContext(args.suite, scale, run_dir, args.out / "cache", data_dir, args.relations,
                      device=args.device, dtype=args.dtype, threads=threads,
                      word_list=word_list if image else None)
+    if args.dry_run:  # the job grid and its estimated cost: trains and writes nothing
+        from bench.plan import dry_run
+
+        return dry_run(ctx, experiments, methods, jobs=args.jobs,
+                       retry_failed=args.retry_failed, cost_data=args.cost_data,
+                       dtype=args.dtype)
+    _check_writable(run_dir)
     with cluster.connect(args.scheduler) if args.scheduler else nullcontext() as client:
         for dataset in SUITES[args.suite]:  # bad data fails here, before anything is written
             load_split(dataset, scale, data_dir, ctx.cache_dir, args.relations,
@@ -369,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.perf:
             from bench import perf
 
-            return perf.main(["--threads", str(args.threads)] if args.threads else [])
+            return perf.main(["--device", args.device, "--dtype", args.dtype]
+                             + (["--threads", str(args.threads)] if args.threads else []))
         if args.list:
             print_listing()
             return 0

@@ -1,15 +1,40 @@
-"""The performance command measures what it says: rows for the peak and for each model."""
+"""The performance command measures what it says: rows for the peak and for each model, and a
+cost data file the dry-run can read."""
 
-from bench import perf
+from bench import costs, perf
+from bench.costs import Shapes
+from bench.scales import get_scale
 
 
 def test_perf_rows_for_peak_and_models():
-    rows = perf.run(["text-CNN", "GRU", "ML-GCN head"], repeats=1)
+    rows = perf.run(["text-CNN", "GRU", "ML-GCN head"], repeats=1, tiers=("paper",))
     names = [r["model"] for r in rows]
-    assert names == ["matmul peak fp32", "matmul peak bf16", "text-CNN", "GRU", "ML-GCN head"]
-    for row in rows[2:]:
-        assert row["ms/batch"] > 0 and row["examples/s"] > 0
-    assert 0 < rows[2]["of fp32 peak"] < 1.5  # convolutions: FLOPs are counted
+    assert names == ["matmul peak fp32", "text-CNN", "GRU", "ML-GCN head"]
+    for row in rows[1:]:
+        assert row["ms/call"] > 0 and row["examples/s"] > 0 and row["shapes"] == "paper"
+    assert 0 < rows[1]["of peak"] < 1.5  # convolutions: FLOPs are counted
+
+
+def test_every_benchmark_runs_at_smoke_shapes_in_bf16():
+    rows = perf.run(None, repeats=1, dtype="bf16", tiers=("smoke",))
+    assert rows[0]["model"] == "matmul peak bf16"
+    assert [r["model"] for r in rows[1:]] == [b.name for b in perf.BENCHMARKS]
+    assert all(r["seconds/unit"] > 0 for r in rows[1:])
+
+
+def test_save_writes_a_loadable_cost_data_file(tmp_path):
+    path = tmp_path / "cost_data.json"
+    assert perf.main(["--models", "text-CNN", "--repeats", "1", "--shapes", "smoke",
+                      "--threads", "1", "--save", str(path)]) == 0
+    entry = costs.load_cost_data(path).entry("cpu", "fp32")
+    assert entry.threads == 1 and entry.data["command"].startswith("python -m bench.perf")
+    at = costs.work("text-CNN", Shapes.of(get_scale("smoke")))
+    assert entry.seconds_per_unit("text-CNN", at) > 0
+    assert entry.seconds_per_unit("GRU", at) is None
+    # a second dtype is added beside the first
+    assert perf.main(["--models", "text-CNN", "--repeats", "1", "--shapes", "smoke",
+                      "--threads", "1", "--dtype", "bf16", "--save", str(path)]) == 0
+    assert set(costs.load_cost_data(path).entries) == {"cpu/fp32", "cpu/bf16"}
 
 
 def test_run_all_perf_alias_is_wired(monkeypatch):
