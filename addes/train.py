@@ -122,6 +122,9 @@ class ADDESGenerator:
     def fit(self, labeled: Inputs, y_s: np.ndarray, unlabeled: Inputs, graph: ClassGraph,
             val: tuple[Inputs, np.ndarray] | None) -> ADDESGenerator:
         cfg, dev = self.config, self.config.device
+        if len(unlabeled) == 0 or len(labeled) == 0:
+            raise ValueError(f"ADDES needs labeled and unlabeled examples; got |D_l| = "
+                             f"{len(labeled)}, |D_u| = {len(unlabeled)}")
         torch.manual_seed(self.seed)
         self.graph_, self.vocab_ = graph, labeled.vocab
         self.modality_ = labeled.modality

@@ -58,8 +58,8 @@ class EntropyRegularizedCNN(TextCNN):
         self.lam = lam
 
     def regularizer(self, unlabeled: Inputs | None) -> Regularizer | None:
-        if unlabeled is None:
-            raise ValueError("Semi-CNN needs the unlabeled set D_u")
+        if unlabeled is None or len(unlabeled) == 0:
+            raise ValueError("Semi-CNN needs a non-empty unlabeled set D_u")
         x_u = as_tensor(unlabeled, self.config.device)
         batch, lam = self.config.batch_size, self.lam
 

@@ -215,3 +215,14 @@ def test_image_split_on_shared_sample(tmp_path):
     assert split.source == "real: mjsynth-sample"
     assert split.sizes == {"n_labeled": 50, "n_unlabeled": 50, "n_val": 20, "n_test": 100}
     assert split.y_s.shape == (50, 25) and (split.test_y_t.sum(axis=0) > 0).all()
+
+
+@pytest.mark.parametrize("n_avail", [20, 279, 3000])
+def test_capped_sizes_leave_unlabeled_images(n_avail):
+    """Data smaller than the scale: test <= half, D_l and D_u share what remains as asked."""
+    from bench.data.image_split import _capped_sizes
+
+    test, val, labeled, unlabeled = _capped_sizes(n_avail, 1000, 300, 1500, 1500)
+    assert test + val + labeled + unlabeled <= n_avail
+    assert test <= n_avail // 2 and min(val, labeled, unlabeled) > 0
+    assert abs(labeled - unlabeled) <= 1

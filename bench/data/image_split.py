@@ -32,15 +32,17 @@ SYNTHETIC_SOURCE = "synthetic stand-in (built-in renderer)"
 
 def _capped_sizes(n_avail: int, n_test: int, n_val: int, n_labeled: int,
                   n_unlabeled: int) -> tuple[int, int, int, int]:
-    """The sizes asked for when the data has enough images; else capped as the text builder
-    does: test at most 60% of the images, validation at most 10%, D_l what remains up to its
-    size, then D_u."""
+    """The sizes asked for when the data has enough images; else test at most half of the
+    images, validation at most 10%, and what remains shared by D_l and D_u in the ratio asked,
+    so that the semi-supervised methods and ADDES still get unlabeled images (giving D_l all
+    of it left the 279 usable images of the real sample with an empty D_u)."""
     if n_avail >= n_test + n_val + n_labeled + n_unlabeled:
         return n_test, n_val, n_labeled, n_unlabeled
-    test = min(n_test, int(0.6 * n_avail))
-    val = min(n_val, int(0.1 * n_avail))
-    labeled = min(n_labeled, n_avail - test - val)
-    return test, val, labeled, min(n_unlabeled, n_avail - test - val - labeled)
+    test = min(n_test, n_avail // 2)
+    val = min(n_val, n_avail // 10)
+    rest = n_avail - test - val
+    labeled = min(n_labeled, round(rest * n_labeled / max(1, n_labeled + n_unlabeled)))
+    return test, val, labeled, min(n_unlabeled, rest - labeled)
 
 
 def build_image_split(
