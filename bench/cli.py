@@ -18,7 +18,6 @@ import logging
 import os
 import shlex
 import sys
-import tempfile
 import time
 from contextlib import nullcontext
 from datetime import UTC, datetime
@@ -43,7 +42,7 @@ from bench.experiments import (
     expand,
     experiments_of,
 )
-from bench.io import atomic_write_text
+from bench.io import atomic_write_text, check_writable
 from bench.methods import all_methods, get_method
 from bench.records import records_frame, write_records_csv
 from bench.runner import RunContext, _git_state, run_jobs, threads_per_worker
@@ -162,15 +161,6 @@ def _split_list(text: str | None) -> list[str] | None:
     return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise UserError(f"--out {folder}: not writable ({err.strerror})") from None
-
-
 def _run_all_suites(args: argparse.Namespace) -> int:
     """--suite all: every suite in turn (each in its own run folder); the worst exit status."""
     names = _split_list(args.experiments)
@@ -232,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         return dry_run(ctx, experiments, methods, jobs=args.jobs,
                        retry_failed=args.retry_failed, cost_data=args.cost_data,
                        dtype=args.dtype)
-    _check_writable(run_dir)
+    check_writable(run_dir)
     with cluster.connect(args.scheduler) if args.scheduler else nullcontext() as client:
         for dataset in SUITES[args.suite]:  # bad data fails here, before anything is written
             load_split(dataset, scale, data_dir, ctx.cache_dir, args.relations,

@@ -36,7 +36,6 @@ import json
 import logging
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +52,7 @@ from bench.data.stackoverflow import find_data_dir
 from bench.data.text import TOKEN_PATTERN
 from bench.errors import UserError
 from bench.experiments import resolve_params
-from bench.io import atomic_write_json, atomic_write_text
+from bench.io import atomic_write_json, atomic_write_text, check_writable
 from bench.methods import Estimator, MethodContext, get_method
 from bench.metrics import evaluate
 from bench.runner import RunContext, _train_config, training_data, with_estimated_targets
@@ -473,16 +472,6 @@ def seed_summary(records: list[dict]) -> str:
             f"Data: {first['source']}. Validation mAP against Eq. 19 targets, mean over "
             f"text-CNN and TF-IDF+LR, per seed; no true target label and no test number.\n\n"
             f"{table}\n**Selected over seeds: {selected}**.\n")
-
-
-def check_writable(folder: Path) -> None:
-    """A UserError now, rather than an OSError after minutes of training."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise UserError(f"--out {folder}: not writable ({err.strerror})") from None
 
 
 def report_path(args: argparse.Namespace, suffix: str = ".md") -> Path:

@@ -21,6 +21,8 @@ from typing import Any
 
 import joblib
 
+from bench.errors import UserError
+
 log = logging.getLogger("bench")
 
 
@@ -73,3 +75,13 @@ def load_cached(path: Path, valid: Callable[[Any], bool] | None = None) -> Any |
                 obj if isinstance(obj, str) else "schema check failed")
     path.unlink(missing_ok=True)
     return None
+
+
+def check_writable(folder: Path) -> None:
+    """A UserError now, rather than an OSError after minutes of training."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UserError(f"--out {folder}: not writable ({err.strerror})") from None
