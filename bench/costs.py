@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bench.errors import UserError
+from bench.io import atomic_write_text
 from bench.scales import Scale
 
 COMMITTED = Path(__file__).with_name("cost_data.json")
@@ -621,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
             "factors": {k: round(v, 3) for k, v in sorted(fitted_factors(timings).items())},
             "records": {k: len(v) for k, v in sorted(timings.items())},
         }
-        args.cost_data.write_text(json.dumps(raw, indent=1) + "\n")
+        atomic_write_text(args.cost_data, json.dumps(raw, indent=1) + "\n")
         print(f"factors written to {args.cost_data} [{args.entry}]")
     return 0
 

@@ -46,6 +46,7 @@ from bench.costs import (
     Shapes,
     work,
 )
+from bench.io import atomic_write_text
 from bench.scales import SCALES
 from bench.tuning import tune_allocator
 
@@ -485,7 +486,7 @@ def save(path: Path, rows: list[dict], *, device: str, dtype: str, threads: int,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "git_commit": commit + ("-dirty" if dirty else ""),
         "matmul_peak_gflops": round(rows[0]["GFLOP/s"], 1), "benchmarks": benchmarks}
-    path.write_text(json.dumps(raw, indent=1) + "\n")
+    atomic_write_text(path, json.dumps(raw, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,5 +42,5 @@ def test_run_all_perf_alias_is_wired(monkeypatch):
 
     seen = {}
     monkeypatch.setattr(perf, "main", lambda argv: seen.setdefault("argv", argv) and 0 or 0)
-    assert main(["--perf", "--threads", "1"]) == 0
-    assert seen["argv"] == ["--threads", "1"]
+    assert main(["--perf", "--threads", "1", "--device", "cpu", "--dtype", "bf16"]) == 0
+    assert seen["argv"] == ["--device", "cpu", "--dtype", "bf16", "--threads", "1"]
