@@ -44,3 +44,13 @@ def test_run_all_perf_alias_is_wired(monkeypatch):
     monkeypatch.setattr(perf, "main", lambda argv: seen.setdefault("argv", argv) and 0 or 0)
     assert main(["--perf", "--threads", "1", "--device", "cpu", "--dtype", "bf16"]) == 0
     assert seen["argv"] == ["--device", "cpu", "--dtype", "bf16", "--threads", "1"]
+
+
+def test_plain_pytorch_comparison_times_both_sides():
+    from bench.perf_plain import compare
+
+    rows = compare(vocab=200, embed=16, hidden=8, maps=4, length=8, batch=8, repeats=2)
+    assert [r["model"] for r in rows] == ["text-CNN", "GRU"]
+    for row in rows:
+        assert row["ours ms/batch"] > 0 and row["plain PyTorch ms/batch"] > 0
+        assert row["ours / plain"] == row["ours ms/batch"] / row["plain PyTorch ms/batch"]
