@@ -46,16 +46,16 @@ from sklearn.metrics import average_precision_score
 from addes.data import PAD, Inputs
 from addes.train import LABEL_STRATEGIES, ADDESGenerator
 from baselines.tfidf_lr import TfidfLogisticRegression
-from bench import artifacts, stats
+from bench import artifacts, runner, stats
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, Split, load_split, modality_of
 from bench.data.stackoverflow import find_data_dir
 from bench.data.text import TOKEN_PATTERN
 from bench.errors import UserError
 from bench.experiments import resolve_params
 from bench.io import atomic_write_json, atomic_write_text, check_writable
-from bench.methods import Estimator, MethodContext, get_method
+from bench.methods import Estimator, get_method
 from bench.metrics import evaluate
-from bench.runner import RunContext, _train_config, training_data, with_estimated_targets
+from bench.runner import RunContext, with_estimated_targets
 from bench.scales import Scale, get_scale
 from bench.tuning import tune_allocator
 
@@ -140,15 +140,8 @@ def synthetic_params(scale: Scale, strategy: str | None = None) -> dict:
 
 def fit_method(split: Split, method: str, params: dict, seed: int,
                ctx: RunContext) -> Estimator:
-    """A registered method trained as the suite's runner trains it (bench.runner.run_job):
-    same training set, same validation part with Eq. 19 targets, same seeds."""
-    spec = get_method(method)
-    x, y = training_data(split, spec, params, seed, ctx)
-    estimator = spec.build(MethodContext(ctx.scale, seed, split.modality,
-                                         len(split.labeled.vocab or ()), _train_config(ctx),
-                                         params))
-    torch.manual_seed(seed)
-    return estimator.fit(x, y, graph=split.graph, val=validation_set(split))
+    """A registered method trained exactly as the suite's runner trains it."""
+    return runner.fit_method(split, get_method(method), params, seed, ctx)[0]
 
 
 def validation_set(split: Split) -> tuple[Inputs, np.ndarray]:

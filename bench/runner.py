@@ -160,6 +160,27 @@ def training_data(split: Split, spec: MethodSpec, params: Mapping[str, Any], see
 # one job
 
 
+def fit_method(split: Split, spec: MethodSpec, params: Mapping[str, Any], seed: int,
+               ctx: RunContext, timings: dict[str, float] | None = None) -> tuple[Any, int]:
+    """Build and fit a method as a job does: its training set, D_u when it uses it, the
+    validation part with Eq. 19 targets. Returns the fitted estimator and |training set|;
+    `timings` (when given) receives data_s (incl. any ADDES generator) and fit_s."""
+    timings = {} if timings is None else timings
+    t0 = time.perf_counter()
+    x, y = training_data(split, spec, params, seed, ctx)
+    timings["data_s"] = time.perf_counter() - t0
+    estimator = spec.build(MethodContext(ctx.scale, seed, split.modality,
+                                         len(split.labeled.vocab or ()),
+                                         _train_config(ctx, split.modality), params))
+    val = (split.val, with_estimated_targets(split, split.val_y_s))
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    estimator.fit(x, y, graph=split.graph,
+                  unlabeled=split.unlabeled if spec.uses_unlabeled else None, val=val)
+    timings["fit_s"] = time.perf_counter() - t0
+    return estimator, len(x)
+
+
 def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, Any]:
     """Train and evaluate one job; returns its record (also on failure). Writes nothing."""
     tune_allocator()
@@ -176,23 +197,12 @@ def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, 
     }
     timings: dict[str, float] = {}
     try:
-        t0 = time.perf_counter()
-        x, y = training_data(split, spec, params, job.seed, ctx)
-        timings["data_s"] = time.perf_counter() - t0
-        ctx_m = MethodContext(ctx.scale, job.seed, split.modality, len(split.labeled.vocab or ()),
-                              _train_config(ctx, split.modality), params)
-        estimator = spec.build(ctx_m)
-        val = (split.val, with_estimated_targets(split, split.val_y_s))
-        t0 = time.perf_counter()
-        torch.manual_seed(job.seed)
-        estimator.fit(x, y, graph=split.graph,
-                      unlabeled=split.unlabeled if spec.uses_unlabeled else None, val=val)
-        timings["fit_s"] = time.perf_counter() - t0
+        estimator, n_train = fit_method(split, spec, params, job.seed, ctx, timings)
         t0 = time.perf_counter()
         scores = estimator.predict_proba(split.test)
         timings["predict_s"] = time.perf_counter() - t0
         record["metrics"] = evaluate(split.test_y_t, scores, split.targets)
-        record["sizes"]["n_train"] = len(x)
+        record["sizes"]["n_train"] = n_train
         record["status"], record["error"] = "ok", ""
     except UserError:
         raise
