@@ -29,7 +29,7 @@ import torch
 from tabulate import tabulate
 
 from baselines.training import PRECISIONS
-from bench import cluster, regress
+from bench import cluster, kernels, regress
 from bench.data.render import load_word_list
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, load_relations, load_split
 from bench.data.stackoverflow import find_data_dir
@@ -211,7 +211,8 @@ def run(args: argparse.Namespace) -> int:
     run_name = (f"{args.suite}-{scale.name}" + (f"-{data_dir.name}" if data_dir else "")
                 + ("" if args.dtype == "fp32" else f"-{args.dtype}"))
     run_dir = args.out / run_name
-    threads = getattr(args, "threads", None) or (1 if args.scheduler
+    compared = bool(args.exact or args.save_reference)  # bit-for-bit: one thread per job
+    threads = getattr(args, "threads", None) or (1 if args.scheduler or compared
                                                   else threads_per_worker(args.jobs))
     ctx = RunContext(args.suite, scale, run_dir, args.out / "cache", data_dir, args.relations,
                      device=args.device, dtype=args.dtype, threads=threads,
@@ -271,6 +272,8 @@ def _finish_gate(gate: dict, args: argparse.Namespace, ctx: RunContext, frame: p
         meta = gate["meta"]
         notes = regress.check_compatible(meta, args.check, suite=args.suite,
                                          scale=ctx.scale.name, source=source)
+        if args.exact:
+            regress.check_exact_comparable(meta, env, args.check)
         result = regress.check(gate["reference"], frame, exact=args.exact,
                                min_effect=args.min_effect, experiments=experiment_names,
                                methods=methods)
@@ -326,6 +329,7 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         log.info("reports are up to date (same records, same code)")
         return
     sizes = {}
+    env = regress.records_environment(ctx.records_dir, frame["key"])
     for dataset in SUITES[ctx.suite]:
         split = load_split(dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations,
                            word_list=ctx.word_list)
@@ -336,7 +340,8 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         suite=ctx.suite, scale=ctx.scale.name,
         seeds=ctx.scale.mj_seeds if ctx.suite == "mjsynth" else ctx.scale.seeds, source=source,
         git_commit=commit, git_dirty=dirty, date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        torch_version=torch.__version__, device=ctx.device, dtype=ctx.dtype, threads=ctx.threads, sizes=sizes)
+        torch_version=torch.__version__, device=ctx.device, dtype=ctx.dtype, threads=ctx.threads,
+        cpu_kernels=kernels.describe(env["cpu_capability"], env["kernels"]), sizes=sizes)
     examples = None
     if "table3" in experiment_names and "AugCNN" in all_methods():
         from bench import artifacts
@@ -376,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             print_listing()
             return 0
-        return run(args)
+        with kernels.pinned_if_compared(sys.argv[1:] if argv is None else argv):
+            return run(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -50,7 +50,10 @@ CELL = ("experiment", "dataset", "method", "point")
 REFERENCE_COLUMNS = ("experiment", "dataset", "method", *PARAM_COLUMNS, "seed", "status",
                      *METRICS, "key")
 ENV_FIELDS = ("git_commit", "git_dirty", "torch", "numpy", "python", "machine", "device",
-              "threads", "dtype")
+              "threads", "dtype", "cpu_capability", "kernels")
+#: environment fields whose difference may change the last bits of a value
+BITS_FIELDS = ("torch", "numpy", "python", "machine", "device", "threads", "dtype",
+               "cpu_capability", "kernels")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,12 +404,35 @@ def environment_notes(meta: Mapping[str, Any], env: Mapping[str, Sequence[Any]])
     """Differences between the reference's environment and the run's records' (which matter
     for --exact: another torch, thread count or machine may change the last bits)."""
     notes = []
-    for name in ("torch", "numpy", "python", "machine", "device", "threads", "dtype"):
+    for name in BITS_FIELDS:
         ours = sorted({str(v) for v in env.get(name, ())})
         theirs = meta.get(name)
         if theirs is not None and ours and ours != [str(theirs)]:
             notes.append(f"{name} differs: reference {theirs}, run {', '.join(ours)}")
     return notes
+
+
+#: what must match for an exact comparison to mean anything: else it is refused, not failed
+EXACT_FIELDS = ("torch", "device", "dtype", "threads", "cpu_capability", "kernels")
+
+
+def check_exact_comparable(meta: Mapping[str, Any], env: Mapping[str, Sequence[Any]],
+                           path: Path) -> None:
+    """--exact compares last bits, which depend on torch, the device, the precision, the
+    thread count and the CPU kernels (bench.kernels) as well as on the code. Where any of
+    these differs between the reference and the run, a changed value says nothing about the
+    code, so the comparison is refused with a UserError naming the difference (a reference
+    made before a field was recorded is not checked on it)."""
+    for name in EXACT_FIELDS:
+        theirs = meta.get(name)
+        ours = [v for v in env.get(name, ()) if v is not None]
+        if theirs is None or not ours or all(v == theirs for v in ours):
+            continue
+        shown = ", ".join(json.dumps(v, sort_keys=True) for v in ours)
+        raise UserError(f"--check {path} --exact: the run's {name} ({shown}) differs from the "
+                        f"reference's ({json.dumps(theirs, sort_keys=True)}), so its last bits "
+                        "cannot be compared; run under the reference's settings (README, "
+                        "'Checking a model change') or use the statistical check")
 
 
 def records_environment(records_dir: Path, keys: Iterable[str]) -> dict[str, list[Any]]:
@@ -433,7 +459,7 @@ def reference_meta(*, suite: str, scale: str, scale_identity: Mapping[str, Any],
                             "experiments": list(experiments),
                             "methods": None if methods is None else list(methods),
                             "seeds": seeds}
-    for name in ("torch", "numpy", "python", "machine", "device", "threads", "dtype"):
+    for name in BITS_FIELDS:
         values = list(env.get(name, ()))
         meta[name] = values[0] if len(values) == 1 else values
     meta["records_git_commits"] = list(env.get("git_commit", ()))

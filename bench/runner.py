@@ -40,6 +40,7 @@ from addes.data import Inputs
 from baselines.training import TrainConfig
 from bench.data.splits import DEFAULT_RELATIONS, Split, file_stamp, load_split, modality_of
 from bench.errors import UserError
+from bench import kernels
 from bench.io import atomic_write_json
 from bench.locks import file_lock
 from bench.methods import MethodContext, MethodSpec, get_method
@@ -241,7 +242,7 @@ def environment(ctx: RunContext) -> dict[str, Any]:
     return {"git_commit": commit, "git_dirty": dirty, "torch": torch.__version__,
             "numpy": np.__version__, "python": platform.python_version(),
             "device": ctx.device, "threads": ctx.threads, "dtype": ctx.dtype,
-            "machine": platform.machine()}
+            "machine": platform.machine(), **kernels.record_settings()}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class RunInfo:
     device: str
     threads: int
     dtype: str = "fp32"
+    cpu_kernels: str = ""  # bench.kernels.describe of the records' environments
     sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def caption_facts(self) -> CaptionFacts:

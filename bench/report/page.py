@@ -133,6 +133,7 @@ def _provenance(info: RunInfo, records: pd.DataFrame) -> list[str]:
              + (" (working tree had uncommitted changes)" if info.git_dirty else " (clean)"),
              f"- Date: {info.date}",
              f"- torch {info.torch_version}; device: {info.device} ({info.dtype}); threads: {info.threads}",
+             *([f"- {info.cpu_kernels}"] if info.cpu_kernels else []),
              f"- Records: {len(records)} jobs, {int((records['status'] == 'ok').sum())} ok, "
              f"{int((records['status'] != 'ok').sum())} failed",
              f"- Statistics: {STD_CONVENTION}; differences tested with paired t-tests by seed "

@@ -1,0 +1,93 @@
+"""Pinned CPU kernel families for runs that are compared bit for bit.
+
+torch, oneDNN and MKL pick their SIMD kernels from the CPU they run on (AVX-512 where present,
+else AVX2, ...), and kernels of different widths sum in different orders, so the same job
+gives different last bits on different machine kinds; a chaotic model (a seed near a
+decision boundary) turns those bits into visibly different metrics. A smoke run on an AVX2
+machine differed from a reference made on an AVX-512 one in 10 of 144 values.
+
+Runs meant to be compared exactly (`--check ... --exact`, `--save-reference`) therefore pin
+every x86 kind to the same kernel families before torch chooses any (`PINNED`): ATen's
+vectorised kernels, oneDNN's JIT kernels and MKL's code branch all at AVX2, which every
+x86-64 machine the suite runs on has; and one torch thread per job (reductions split by
+thread count sum in another order). Each record stores the kernels it actually ran with
+(`record_settings`), and the exact gate refuses, rather than fails, a comparison of records
+made under other kernels than the reference's.
+
+This module must not import torch at import time: `pin` has to run before torch picks its
+kernels (run_all.py calls it first; worker processes inherit the environment).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+#: environment variable -> value; read by torch / oneDNN / MKL when they first dispatch.
+PINNED: Mapping[str, str] = {
+    "ATEN_CPU_CAPABILITY": "avx2",    # ATen's vectorised CPU kernels (torch)
+    "ONEDNN_MAX_CPU_ISA": "AVX2",     # oneDNN (convolutions, some matmuls)
+    "MKL_CBWR": "AVX2,STRICT",        # MKL's code branch (GEMM): conditional reproducibility
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+}
+#: the options that ask for a bit-for-bit comparison (or make what one is compared with)
+COMPARED_OPTIONS = ("--exact", "--save-reference")
+
+
+def wants_pinned(argv: Sequence[str]) -> bool:
+    """True for a command line that makes or checks an exact reference."""
+    return any(a == opt or a.startswith(opt + "=") for a in argv for opt in COMPARED_OPTIONS)
+
+
+def pin(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Set the pinned kernel families in `environ` (this process and the workers it starts)."""
+    environ.update(PINNED)
+
+
+def pin_if_compared(argv: Sequence[str]) -> bool:
+    """`pin` when the command line asks for an exact comparison; returns whether it did."""
+    if wants_pinned(argv):
+        pin()
+        return True
+    return False
+
+
+@contextmanager
+def pinned_if_compared(argv: Sequence[str]) -> Iterator[bool]:
+    """`pin_if_compared` for the duration of a block, then the environment as it was (for
+    callers of `bench.cli.main` in a longer-lived process, e.g. the tests)."""
+    saved = {name: os.environ.get(name) for name in PINNED}
+    try:
+        yield pin_if_compared(argv)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def record_settings() -> dict[str, Any]:
+    """What a record stores: the ATen capability torch runs with in this process, and the
+    pinned variables as set (None when unset)."""
+    import torch
+
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "kernels": {name: os.environ.get(name) for name in PINNED}}
+
+
+def is_pinned(settings: Mapping[str, Any]) -> bool:
+    return dict(settings.get("kernels") or {}) == dict(PINNED)
+
+
+def describe(capabilities: Sequence[str], settings: Sequence[Mapping[str, Any]]) -> str:
+    """One line for a report: the CPU kernels the records ran with."""
+    caps = ", ".join(sorted({str(c) for c in capabilities})) or "not recorded"
+    if not settings:
+        return f"CPU kernels: ATen capability {caps}; pinning not recorded"
+    if all(dict(s or {}) == dict(PINNED) for s in settings):
+        pins = ", ".join(f"{k}={v}" for k, v in PINNED.items())
+        return f"CPU kernels: ATen capability {caps}; pinned for exact comparison ({pins})"
+    return f"CPU kernels: ATen capability {caps}; not pinned (each library's own choice)"
