@@ -94,7 +94,8 @@ def _unzip_if_needed(out: Path, name: str) -> Path:
                 z.extract(name, out)
         except (zipfile.BadZipFile, KeyError) as err:
             archive.unlink()
-            raise UserError(f"{archive}: not a valid download ({err}); removed, run again") from None
+            raise UserError(f"{archive}: not a valid download ({err}); removed, run again"
+                            ) from None
         archive.unlink()
     if not target.exists():
         raise UserError(f"stackoverflow: {target} missing after the download")
@@ -137,7 +138,8 @@ def download(url: str, dest: Path, sha256: str | None = None) -> Path:
                     bar.update(len(block))
             except (OSError, http.client.HTTPException) as err:
                 raise UserError(f"{url}: download interrupted after {f.tell()} bytes "
-                                f"({_first_line(err)}); run the same command again to resume") from None
+                                f"({_first_line(err)}); run the same command again to resume"
+                                ) from None
     return _finish(part, dest, sha256, expected_size=total)
 
 
@@ -244,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     p = _Parser(prog="python -m bench.fetch", description=__doc__.split("\n\n")[0])
     p.add_argument("dataset", choices=("stackoverflow", "mjsynth"))
     p.add_argument("dir", type=Path, help="folder to fill (then: run_all.py --data-dir DIR)")
-    p.add_argument("--url", default=MJSYNTH_URL, help=f"mjsynth: the tarball (default {MJSYNTH_URL})")
+    p.add_argument("--url", default=MJSYNTH_URL,
+                   help=f"mjsynth: the tarball (default {MJSYNTH_URL})")
     p.add_argument("--sha256", help="mjsynth: expected sha256 of the tarball (default: none "
                    "published; size and tar structure are checked)")
     p.add_argument("--max-images", type=int, help="mjsynth: extract at most N images")
