@@ -251,7 +251,6 @@ def run(args: argparse.Namespace) -> int:
     run_dir = args.out / run_name
     relations = args.relations
     if spec is not None:  # the spec's corpus, and its relations file (written for "auto")
-        check_writable(run_dir)
         register_spec(spec)
         relations = auto_relations.resolve(spec, spec_corpus(spec, args.out / "cache"), scale,
                                            run_dir)

@@ -31,7 +31,7 @@ from scipy.stats import binomtest
 
 from bench.data.text import tokenize
 from bench.errors import UserError
-from bench.io import atomic_write_text
+from bench.io import atomic_write_text, check_writable
 
 MIN_LIFT = 3.0
 MIN_MENTIONS = 3
@@ -142,10 +142,12 @@ def resolve(spec, corpus, scale, run_dir: Path) -> Path:
     """The relations file a spec's run uses: its own file; an inline table written to
     `<run_dir>/relations.json`; or for "auto" the proposal (printed with its evidence, and
     with its precision and recall against `oracle_links` as analysis) written to
-    `<run_dir>/relations-auto.json`, from the texts and inexact labels of D_l and validation."""
+    `<run_dir>/relations-auto.json`, from the texts and inexact labels of D_l and validation.
+    Nothing is written when it fails."""
     if isinstance(spec.relations, Path):
         return spec.relations
     if isinstance(spec.relations, dict):
+        check_writable(run_dir)
         path = run_dir / "relations.json"
         atomic_write_text(path, json.dumps({"_source": f"inline in {spec.path}",
                                             **spec.relations}, indent=1) + "\n")
@@ -159,12 +161,13 @@ def resolve(spec, corpus, scale, run_dir: Path) -> Path:
     texts = [corpus.titles[i] for i in rows]
     links = propose(texts, y_s, s_names, spec.targets, spec.aliases,
                     where=f"{spec.path}: classes.relations")
-    path = run_dir / "relations-auto.json"
-    save(path, links, f"relations = \"auto\" of {spec.path} at scale {scale.name}: "
-         f"{len(texts)} texts of D_l and validation (no target label read)")
     oracle = oracle_links(y_s, labels[:, [corpus.tags.index(t) for t in spec.targets]],
                           s_names, spec.targets)
     precision, recall = precision_recall(links, oracle)
+    check_writable(run_dir)
+    path = run_dir / "relations-auto.json"
+    save(path, links, f"relations = \"auto\" of {spec.path} at scale {scale.name}: "
+         f"{len(texts)} texts of D_l and validation (no target label read)")
     analysis = {"_note": "ANALYSIS ONLY (true target labels of D_l and validation; never used "
                 f"to choose links): oracle link s -> t when P(t | s) >= {ORACLE_MIN_LIFT} x P(t)",
                 "precision": precision, "recall": recall,

@@ -107,9 +107,9 @@ def load_spec(path: Path) -> DataSpec:
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         fail("name", "required: lower-case letters, digits, '.', '_', '+', '-' (at most 64), "
              f"got {name!r}")
-    from bench.data.splits import DATASETS  # the shipped datasets keep their names
+    from bench.data.splits import SHIPPED_DATASETS  # they keep their names
 
-    if name in DATASETS:
+    if name in SHIPPED_DATASETS:
         fail("name", f"{name!r} is a shipped dataset; choose another name")
     data = _table(raw, "data", fail, required=True)
     _unknown(data, _DATA, "data.", fail)

@@ -55,6 +55,7 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+SHIPPED_DATASETS = frozenset(DATASETS)
 USER_DATASETS: dict = {}  # name -> bench.data.spec.DataSpec, for `run_all.py --dataset`
 
 
