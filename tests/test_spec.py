@@ -298,3 +298,14 @@ smoke = {{labeled = 2000, unlabeled = 500, val = 300, test = 1000}}
     records = pd.read_csv(run / "records.csv")
     assert (records.status == "ok").all() and set(records.dataset) == {name}
     assert "oracle analysis" in capsys.readouterr().err
+
+
+def test_readme_example_spec_is_valid(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = readme.split("## Bring your own data", 1)[1].split("```toml\n", 1)[1].split("```")[0]
+    (tmp_path / "labeled.tsv").write_text("title\ttags\nx\t['python']\n")
+    (tmp_path / "unlabeled.tsv").write_text("title\ny\n")
+    spec = load_spec(_spec(tmp_path, example))
+    assert spec.name == "so-python" and spec.targets == ("python",) and spec.relations == "auto"
+    assert spec.sizes_for("quick") == {"n_labeled": 2000, "n_unlabeled": 2000, "n_val": 300,
+                                       "n_test": 3000}
