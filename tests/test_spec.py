@@ -278,6 +278,15 @@ def test_fixture_spec_runs_generator_experiments(folder):
     ("so-c", '["c++", "c"]', {"c++", "c"}),
 ])
 def test_shared_stackoverflow_with_other_targets(tmp_path, name, targets, linked, capsys):
+    _shared_run(tmp_path, name, targets, linked, capsys, "smoke")
+
+
+@pytest.mark.skipif(not SHARED_SO.is_dir(), reason="../shared data absent")
+def test_shared_stackoverflow_python_at_quick_scale(tmp_path, capsys):
+    _shared_run(tmp_path, "so-python", '["python"]', {"python"}, capsys, "quick")
+
+
+def _shared_run(tmp_path, name, targets, linked, capsys, scale):
     spec = _spec(tmp_path, f'''name = "{name}"
 [data]
 files = ["{SHARED_SO / 'labeled.tsv'}"]
@@ -291,8 +300,10 @@ relations = "auto"
 smoke = {{labeled = 2000, unlabeled = 500, val = 300, test = 1000}}
 ''')
     out = tmp_path / "out"
-    assert main(["--dataset", str(spec), *FAST, "--seeds", "1", "--out", str(out)]) == 0
-    run = out / f"{name}-smoke"
+    argv = ["--dataset", str(spec), *FAST, "--seeds", "1", "--out", str(out)]
+    argv[argv.index("smoke")] = scale
+    assert main(argv) == 0
+    run = out / f"{name}-{scale}"
     proposed = json.loads((run / "relations-auto.json").read_text())
     assert set(k for k in proposed if not k.startswith("_")) == linked
     records = pd.read_csv(run / "records.csv")
@@ -309,3 +320,33 @@ def test_readme_example_spec_is_valid(tmp_path):
     assert spec.name == "so-python" and spec.targets == ("python",) and spec.relations == "auto"
     assert spec.sizes_for("quick") == {"n_labeled": 2000, "n_unlabeled": 2000, "n_val": 300,
                                        "n_test": 3000}
+
+
+@pytest.mark.skipif(not SHARED_SO.is_dir(), reason="../shared data absent")
+def test_spec_of_stackoverflow_1_gives_the_suites_split(tmp_path):
+    """A spec with the paper's StackOverflow-1 settings builds the split the suite builds
+    from the same folder: one partition, vocabulary, labels and graph."""
+    from bench.data.splits import DEFAULT_RELATIONS, load_split
+
+    spec = load_spec(_spec(tmp_path, f'''name = "so-1-spec"
+[data]
+files = ["{SHARED_SO / 'labeled.tsv'}"]
+unlabeled_files = ["{SHARED_SO / 'unlabeled.tsv'}"]
+text_column = "title"
+labels_column = "tags"
+[classes]
+targets = ["javascript"]
+relations = "{DEFAULT_RELATIONS}"
+'''))
+    register_spec(spec)
+    scale = get_scale("smoke")
+    ours = load_split(spec.name, scale, None, tmp_path / "cache", spec.relations)
+    suite = load_split("stackoverflow-1", scale, SHARED_SO, tmp_path / "cache", DEFAULT_RELATIONS)
+    for part in ("labeled", "unlabeled", "val", "test"):
+        assert getattr(ours, part).texts == getattr(suite, part).texts
+        np.testing.assert_array_equal(getattr(ours, part).x, getattr(suite, part).x)
+    for name in ("y_s", "val_y_s", "test_y_t"):
+        np.testing.assert_array_equal(getattr(ours, name), getattr(suite, name))
+    assert ours.inexact == suite.inexact and ours.targets == suite.targets
+    np.testing.assert_array_equal(ours.graph.target_links, suite.graph.target_links)
+    np.testing.assert_array_equal(ours.graph.adjacency, suite.graph.adjacency)
