@@ -56,15 +56,15 @@ _LOWER = re.compile(r"[a-z]+")
 def fetch_stackoverflow(out: Path, dataset: str = KAGGLE_DATASET) -> list[Path]:
     """Download Questions.csv and Tags.csv of StackSample into `out` with the user's Kaggle
     credentials; returns their paths."""
-    try:
+    try:  # importing kaggle authenticates already (OSError without credentials)
         from kaggle.api.kaggle_api_extended import KaggleApi
+
+        api = KaggleApi()
+        api.authenticate()
     except ImportError:
         raise UserError("stackoverflow: the kaggle package is not installed "
                         "(pip install kaggle, or pip install -e .[fetch])") from None
-    api = KaggleApi()
-    try:
-        api.authenticate()
-    except (OSError, ValueError) as err:  # kaggle raises OSError for missing kaggle.json
+    except (OSError, ValueError) as err:  # kaggle's error for a missing kaggle.json
         raise UserError(f"stackoverflow: no Kaggle credentials ({_first_line(err)}); put "
                         "kaggle.json in ~/.kaggle/ or set KAGGLE_USERNAME and KAGGLE_KEY") from None
     out.mkdir(parents=True, exist_ok=True)

@@ -188,6 +188,20 @@ def test_stackoverflow_without_credentials(monkeypatch, tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "no Kaggle credentials" in err
 
 
+def test_stackoverflow_import_time_authentication_failure(monkeypatch, tmp_path, capsys):
+    class Authenticating(types.ModuleType):  # the real kaggle authenticates on import
+        def __getattr__(self, name):
+            raise OSError("Could not find kaggle.json")
+
+    for name in ("kaggle", "kaggle.api"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, "kaggle.api.kaggle_api_extended",
+                        Authenticating("kaggle.api.kaggle_api_extended"))
+    assert fetch.main(["stackoverflow", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no Kaggle credentials" in err
+
+
 def test_stackoverflow_terms_not_accepted(monkeypatch, tmp_path, capsys):
     class ApiException(Exception):
         status = 403
