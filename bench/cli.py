@@ -279,6 +279,11 @@ def run(args: argparse.Namespace) -> int:
     frame = records_frame(experiment_jobs, records)
     write_records_csv(frame, run_dir / "records.csv")
     write_reports(run_dir, frame, ctx, args, [e.name for e in experiments])
+    if spec is not None and spec.relations == "auto":
+        report = run_dir / "report.md"
+        atomic_write_text(report, regress.splice_section(
+            report.read_text(), auto_relations.report_section(run_dir),
+            auto_relations.REPORT_TITLE))
     gate_status = _finish_gate(gate, args, ctx, frame, [e.name for e in experiments], methods)
     failed = frame[frame.status == "failed"].drop_duplicates("key")
     print(f"bench: results in {run_dir}/ (records.csv, report.md, tables/, figures/)", file=sys.stderr)

@@ -180,3 +180,29 @@ def resolve(spec, corpus, scale, run_dir: Path) -> Path:
              f"precision {precision:.2f}, recall {recall:.2f} over {len(oracle)} oracle links"]
     print("\n".join(lines), file=sys.stderr)
     return path
+
+
+REPORT_TITLE = "## Relations (auto)"
+
+
+def report_section(run_dir: Path) -> str:
+    """report.md's section on the auto relations: links, evidence, oracle precision/recall."""
+    proposed = json.loads((run_dir / "relations-auto.json").read_text())
+    oracle = json.loads((run_dir / "relations-auto-oracle.json").read_text())
+    rows = [f"| {e['source']} | {e['target']} | {e['mentions']}/{e['n_source']} | "
+            f"{e['rate']:.1%} | {e['base_rate']:.1%} | {e['lift']:.1f} | {e['p_value']:.1e} | "
+            f"{'yes' if e['weak'] else 'no'} |" for e in proposed["_evidence"]]
+    return "\n".join([
+        REPORT_TITLE, "", f"Eq. 18 links proposed without target labels ({proposed['_source']}); "
+        "file: `relations-auto.json`.", "",
+        "| source | target | texts mentioning target | rate | base rate | lift | p | weak |",
+        "|---|---|---|---|---|---|---|---|", *rows, "",
+        f"Oracle analysis (true target labels, never used to choose links; oracle link when "
+        f"P(t | s) >= {ORACLE_MIN_LIFT} x P(t)): precision {_share(oracle['precision'])}, recall "
+        f"{_share(oracle['recall'])}; oracle links: "
+        f"{', '.join(f'{s} -> {t}' for s, t in oracle['oracle']) or 'none'}.", ""])
+
+
+def _share(value: float | None) -> str:
+    """A precision or recall; "n/a" when undefined (no proposed or no oracle links)."""
+    return "n/a" if value is None or value != value else f"{value:.2f}"
