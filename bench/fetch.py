@@ -129,6 +129,10 @@ def download(url: str, dest: Path, sha256: str | None = None) -> Path:
         if have and response.status != 206:  # the server ignored Range: start over
             have = 0
         total = _announced_size(response, have)
+        free = shutil.disk_usage(dest.parent).free
+        if total is not None and free < total - have:
+            raise UserError(f"{dest.parent}: {(total - have) / 2**30:.1f} GiB still to download, "
+                            f"only {free / 2**30:.1f} GiB free")
         mode = "ab" if have else "wb"
         with part.open(mode) as f, tqdm(total=total, initial=have, unit="B", unit_scale=True,
                                         unit_divisor=1024, desc=dest.name) as bar:
@@ -264,8 +268,6 @@ def main(argv: list[str] | None = None) -> int:
             paths = fetch_stackoverflow(args.dir, args.kaggle_dataset)
             print(f"bench.fetch: {', '.join(map(str, paths))}", file=sys.stderr)
         else:
-            if shutil.disk_usage(args.dir if args.dir.exists() else Path.cwd()).free < (1 << 30):
-                print("bench.fetch: warning: less than 1 GiB free", file=sys.stderr)
             fetch_mjsynth(args.dir, args.url, args.sha256, args.max_images, args.keep_archive)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -128,6 +128,13 @@ def test_corrupt_tarball_is_rejected_and_removed(server, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_too_little_disk_space_is_a_user_error(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(fetch.shutil, "disk_usage", lambda p: types.SimpleNamespace(free=10))
+    with pytest.raises(fetch.UserError, match="GiB still to download, only 0.0 GiB free"):
+        fetch.download(server.url, tmp_path / "mjsynth.tar.gz")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_max_images_limits_extraction(server, tmp_path):
     assert fetch.main(["mjsynth", str(tmp_path), "--url", server.url, "--max-images", "1"]) == 0
     jpgs = list(tmp_path.rglob("*.jpg"))
