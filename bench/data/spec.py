@@ -312,7 +312,7 @@ def _rows(path: Path, spec: DataSpec, labeled: bool) -> Iterator[tuple[str, Any,
     for chunk in chunks:
         labels = chunk[spec.labels_column] if labeled else [None] * len(chunk)
         for text, raw in zip(chunk[spec.text_column], labels, strict=True):
-            yield ("" if text is None else str(text)), raw, f"{path}, row {row}"
+            yield (text if isinstance(text, str) else ""), raw, f"{path}, row {row}"
             row += 1
 
 
