@@ -20,6 +20,7 @@ import shlex
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,13 +31,22 @@ from tabulate import tabulate
 
 from baselines.training import PRECISIONS
 from bench import cluster, kernels, regress
+from bench.data import auto_relations
 from bench.data.render import load_word_list
-from bench.data.splits import DATASETS, DEFAULT_RELATIONS, load_relations, load_split
+from bench.data.spec import load_spec, spec_corpus
+from bench.data.splits import (
+    DATASETS,
+    DEFAULT_RELATIONS,
+    load_relations,
+    load_split,
+    register_spec,
+)
 from bench.data.stackoverflow import find_data_dir
 from bench.errors import UserError
 from bench.experiments import (
     EXPERIMENTS,
     EXTRA_TEXT_METHODS,
+    SO_DATASETS,
     SUITES,
     TABLE2_METHODS,
     expand,
@@ -45,7 +55,7 @@ from bench.experiments import (
 from bench.io import atomic_write_text, check_writable
 from bench.methods import all_methods, get_method
 from bench.records import records_frame, write_records_csv
-from bench.runner import RunContext, _git_state, run_jobs, threads_per_worker
+from bench.runner import Job, RunContext, _git_state, run_jobs, threads_per_worker
 from bench.scales import SCALE_FIELDS, get_scale, scale_table
 
 log = logging.getLogger("bench")
@@ -62,6 +72,9 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog="run_all.py", description="ADDES benchmark suite (Dai et al., KDD 2021)")
     p.add_argument("--suite", choices=None, help=f"one of: {', '.join(SUITES)}, all")
+    p.add_argument("--dataset", type=Path, metavar="SPEC.toml", help="instead of --suite: "
+                   "your own text dataset described by a spec file (README: Bring your own "
+                   "data); the text suite's experiments run on it")
     p.add_argument("--scale", default="quick", help="smoke | quick (default) | paper")
     p.add_argument("--data-dir", type=Path, help="folder with real data (default: "
                    "$ADDES_DATA/<suite>, ./data/<suite>, else the synthetic stand-in)")
@@ -110,8 +123,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--save-reference", type=Path, metavar="PATH",
                    help="write this run's records as a reference file (JSON) for --check")
     args = p.parse_args(argv)
-    if not (args.list or args.perf) and not args.suite:
-        raise UserError("--suite is required (or --list)")
+    if not (args.list or args.perf) and not (args.suite or args.dataset):
+        raise UserError("--suite is required (or --dataset SPEC.toml, or --list)")
+    if args.dataset is not None:
+        clash = [f"--{n.replace('_', '-')}" for n in ("suite", "data_dir", "word_list")
+                 if getattr(args, n) is not None] + (
+            ["--relations"] if args.relations != DEFAULT_RELATIONS else []) + (
+            ["--dry-run"] if args.dry_run else [])
+        if clash:
+            raise UserError(f"--dataset: not with {clash[0]} (the spec names its data, "
+                            "classes and relations; --dry-run is not available for specs yet)")
     for name in ("seeds", "jobs", "threads"):
         value = getattr(args, name)
         if value is not None and value <= 0:
@@ -182,13 +203,30 @@ def _run_all_suites(args: argparse.Namespace) -> int:
     return status
 
 
+def _spec_jobs(experiments: list, scale, methods: list[str] | None,
+               name: str) -> list[tuple[str, Job]]:
+    """The text suite's jobs on StackOverflow-1, moved to the user's dataset `name` (the
+    grid points of StackOverflow-2 duplicate them there and are dropped)."""
+    return [(e.name, replace(job, dataset=name)) for e in experiments
+            for job in expand(e, scale, methods) if job.dataset == SO_DATASETS[0]]
+
+
+def _datasets(ctx: RunContext) -> tuple[str, ...]:
+    return (ctx.dataset_spec.name,) if ctx.dataset_spec else SUITES[ctx.suite]
+
+
 def run(args: argparse.Namespace) -> int:
     if args.suite == "all":
         return _run_all_suites(args)
+    spec = load_spec(args.dataset) if getattr(args, "dataset", None) else None
     scale = get_scale(args.scale)
     if args.seeds:
         scale = scale.with_seeds(args.seeds)
-    experiments = experiments_of(args.suite, _split_list(args.experiments))
+    experiments = experiments_of("stackoverflow" if spec else args.suite,
+                                 _split_list(args.experiments))
+    if spec is not None:
+        scale = replace(scale, **spec.sizes_for(scale.name))
+        args.suite = spec.name  # the run's name in the gate, the reports and the records
     methods = _split_list(args.methods)
     gate = _prepare_gate(args, scale.name)
     for m in methods or ():
@@ -198,25 +236,30 @@ def run(args: argparse.Namespace) -> int:
     word_list = getattr(args, "word_list", None)
     if image:
         load_word_list(word_list)  # a bad --word-list fails here
-    data_dir = find_data_dir(args.data_dir, args.suite)
+    data_dir = None if spec else find_data_dir(args.data_dir, args.suite)
     if data_dir is None and image:
         print(f"bench: no real data found; using the synthetic stand-in (built-in renderer) "
               f"(put Synth90k / MJSynth images, e.g. its 90kDICT32px tree or a folder of "
               f"<n>_<word>_<m>.jpg files, in data/{args.suite}/ or pass --data-dir)",
               file=sys.stderr)
-    elif data_dir is None:
+    elif data_dir is None and spec is None:
         print(f"bench: no real data found; using the synthetic stand-in (put StackSample "
               f"Questions.csv + Tags.csv, or labeled.tsv [+ unlabeled.tsv], in "
               f"data/{args.suite}/ or pass --data-dir)", file=sys.stderr)
     run_name = (f"{args.suite}-{scale.name}" + (f"-{data_dir.name}" if data_dir else "")
                 + ("" if args.dtype == "fp32" else f"-{args.dtype}"))
     run_dir = args.out / run_name
+    relations = args.relations
+    if spec is not None:  # the spec's corpus, and its relations file (written for "auto")
+        register_spec(spec)
+        relations = auto_relations.resolve(spec, spec_corpus(spec, args.out / "cache"), scale,
+                                           run_dir)
     compared = bool(args.exact or args.save_reference)  # bit-for-bit: one thread per job
     threads = getattr(args, "threads", None) or (1 if args.scheduler or compared
                                                   else threads_per_worker(args.jobs))
-    ctx = RunContext(args.suite, scale, run_dir, args.out / "cache", data_dir, args.relations,
+    ctx = RunContext(args.suite, scale, run_dir, args.out / "cache", data_dir, relations,
                      device=args.device, dtype=args.dtype, threads=threads,
-                     word_list=word_list if image else None)
+                     word_list=word_list if image else None, dataset_spec=spec)
     if args.dry_run:  # the job grid and its estimated cost: trains and writes nothing
         from bench.plan import dry_run
 
@@ -225,16 +268,22 @@ def run(args: argparse.Namespace) -> int:
                        dtype=args.dtype)
     check_writable(run_dir)
     with cluster.connect(args.scheduler) if args.scheduler else nullcontext() as client:
-        for dataset in SUITES[args.suite]:  # bad data fails here, before anything is written
-            load_split(dataset, scale, data_dir, ctx.cache_dir, args.relations,
+        for dataset in _datasets(ctx):  # bad data fails here, before anything is written
+            load_split(dataset, scale, data_dir, ctx.cache_dir, ctx.relations,
                        word_list=ctx.word_list)
-        experiment_jobs = [(e.name, job) for e in experiments
-                           for job in expand(e, scale, methods)]
+        experiment_jobs = (_spec_jobs(experiments, scale, methods, spec.name) if spec else
+                           [(e.name, job) for e in experiments
+                            for job in expand(e, scale, methods)])
         records = run_jobs([job for _, job in experiment_jobs], ctx, n_workers=args.jobs,
                            retry_failed=args.retry_failed, client=client)
     frame = records_frame(experiment_jobs, records)
     write_records_csv(frame, run_dir / "records.csv")
     write_reports(run_dir, frame, ctx, args, [e.name for e in experiments])
+    if spec is not None and spec.relations == "auto":
+        report = run_dir / "report.md"
+        atomic_write_text(report, regress.splice_section(
+            report.read_text(), auto_relations.report_section(run_dir),
+            auto_relations.REPORT_TITLE))
     gate_status = _finish_gate(gate, args, ctx, frame, [e.name for e in experiments], methods)
     failed = frame[frame.status == "failed"].drop_duplicates("key")
     print(f"bench: results in {run_dir}/ (records.csv, report.md, tables/, figures/)", file=sys.stderr)
@@ -330,7 +379,7 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         return
     sizes = {}
     env = regress.records_environment(ctx.records_dir, frame["key"])
-    for dataset in SUITES[ctx.suite]:
+    for dataset in _datasets(ctx):
         split = load_split(dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations,
                            word_list=ctx.word_list)
         sizes[dataset] = split.sizes
@@ -347,7 +396,8 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         from bench import artifacts
         from bench.experiments import resolve_params
 
-        split = load_split("stackoverflow-1", ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations)
+        split = load_split(_datasets(ctx)[0], ctx.scale, ctx.data_dir, ctx.cache_dir,
+                           ctx.relations)
         params = dict(resolve_params("AugCNN", {}, ctx.scale))
         examples = artifacts.generated_examples(split, seed=0, params=params, scale=ctx.scale,
                                                 cache_dir=ctx.cache_dir, device=ctx.device,

@@ -38,7 +38,9 @@ from tqdm import tqdm
 
 from addes.data import Inputs
 from baselines.training import TrainConfig
-from bench.data.splits import DEFAULT_RELATIONS, Split, file_stamp, load_split, modality_of
+from bench.data.spec import DataSpec
+from bench.data.splits import (DEFAULT_RELATIONS, Split, file_stamp, load_split, modality_of,
+                               register_spec)
 from bench.errors import UserError
 from bench import kernels
 from bench.io import atomic_write_json
@@ -84,10 +86,12 @@ class RunContext:
     dtype: str = "fp32"  # "bf16": autocast (part of every job's key; fp32 keys are unchanged)
     threads: int = 1
     word_list: Path | None = None  # the MJSynth suite's word corpus (None: the default)
+    dataset_spec: DataSpec | None = None  # run_all.py --dataset: the user's dataset
     source_id: str = field(init=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "source_id", _source_id(self.data_dir))
+        object.__setattr__(self, "source_id", f"spec:{self.dataset_spec.fingerprint()}"
+                           if self.dataset_spec else _source_id(self.data_dir))
 
     @property
     def records_dir(self) -> Path:
@@ -188,6 +192,8 @@ def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, 
     torch.set_num_threads(ctx.threads)
     spec = get_method(job.method)
     params = job.param_dict
+    if ctx.dataset_spec is not None:  # a worker process learns the user's dataset here
+        register_spec(ctx.dataset_spec)
     if split is None:
         split = load_split(job.dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations,
                            n_labeled=params.get("n_labeled"), word_list=ctx.word_list)

@@ -55,6 +55,17 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+SHIPPED_DATASETS = frozenset(DATASETS)
+USER_DATASETS: dict = {}  # name -> bench.data.spec.DataSpec, for `run_all.py --dataset`
+
+
+def register_spec(spec) -> None:
+    """Make a user's dataset spec (`bench.data.spec.DataSpec`) loadable by name in this
+    process (workers call it again: the spec travels in the run context)."""
+    USER_DATASETS[spec.name] = spec
+    DATASETS[spec.name] = DatasetSpec(spec.name, spec.name, spec.targets)
+
+
 def modality_of(dataset: str) -> str:
     """"text" or "image" for a known dataset (text for unknown names: they fail later)."""
     spec = DATASETS.get(dataset)
@@ -175,8 +186,10 @@ def load_split(
     if spec is None:
         raise UserError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
     relations = load_relations(relations_path) if spec.modality == "text" else {}
-    source_id = str(data_dir.resolve()) if data_dir else "synthetic"
-    if data_dir is not None:
+    user = USER_DATASETS.get(dataset)
+    source_id = (f"spec:{user.fingerprint()}" if user else
+                 str(data_dir.resolve()) if data_dir else "synthetic")
+    if data_dir is not None and user is None:
         source_id += "|" + "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
                                     for p in sorted(data_dir.iterdir()) if p.is_file())
     if spec.modality == "image":
@@ -199,7 +212,11 @@ def load_split(
             data_dir=data_dir, word_list=word_list, cache_dir=cache_dir, scale_name=scale.name)
         atomic_dump(split, path)
         return split
-    if data_dir is None:
+    if user is not None:
+        from bench.data.spec import spec_corpus
+
+        corpus = spec_corpus(user, cache_dir)
+    elif data_dir is None:
         # one corpus size per scale, so every |D_l| of Figure 6 shares the test set
         n_needed = (scale.n_test + scale.n_val + max(scale.labeled_sweep + (scale.n_labeled,))
                     + scale.n_unlabeled)
@@ -219,6 +236,15 @@ def _partition_sizes(n_pool: int, n_extra: int, scale: Scale, n_labeled: int) ->
     n_l = min(n_labeled, n_pool - n_test - n_val)
     n_u = min(scale.n_unlabeled, n_extra + n_pool - n_test - n_val - n_l)
     return n_test, n_val, n_l, n_u
+
+
+def labeled_training_rows(corpus: stackoverflow.Corpus, scale: Scale) -> np.ndarray:
+    """Corpus rows of validation and D_l at `scale` (the scale's |D_l|): the part of the
+    training side with inexact labels. The same first draw as `build_text_split`'s."""
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(corpus.titles))
+    n_test, n_val, n_l, _ = _partition_sizes(len(order), len(corpus.extra_unlabeled), scale,
+                                             scale.n_labeled)
+    return order[n_test : n_test + n_val + n_l]
 
 
 def build_text_split(

@@ -70,7 +70,7 @@ def load_corpus(data_dir: Path | None, cache_dir: Path, seed: int = 0) -> Corpus
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources)
     key = hashlib.sha1(f"{data_dir.resolve()}|{stamp}".encode()).hexdigest()[:16]
     cached = cache_dir / f"corpus-{key}.joblib"
-    corpus = load_cached(cached, _valid_corpus)  # a torn cache file is rebuilt, never trusted
+    corpus = load_cached(cached, valid_corpus)  # a torn cache file is rebuilt, never trusted
     if corpus is not None:
         return corpus
     if sources[0].name == "Questions.csv":
@@ -79,13 +79,13 @@ def load_corpus(data_dir: Path | None, cache_dir: Path, seed: int = 0) -> Corpus
     else:
         titles, tag_lists = _read_labeled_tsv(sources[0])
         extra = _read_unlabeled_tsv(sources[1]) if len(sources) > 1 else []
-    corpus = _keep_top_tags(titles, tag_lists, extra, source=f"real: {data_dir.name}",
+    corpus = keep_top_tags(titles, tag_lists, extra, source=f"real: {data_dir.name}",
                             origin=str(sources[0]))
     atomic_dump(corpus, cached)
     return corpus
 
 
-def _valid_corpus(obj: object) -> bool:
+def valid_corpus(obj: object) -> bool:
     return (isinstance(obj, Corpus) and isinstance(obj.labels, np.ndarray)
             and obj.labels.shape == (len(obj.titles), len(obj.tags)))
 
@@ -135,7 +135,7 @@ def _check_nonempty(path: Path) -> None:
         raise UserError(f"{path}: empty file")
 
 
-def _read_csv_chunks(path: Path, columns: list[str], **kwargs):
+def read_csv_chunks(path: Path, columns: list[str], **kwargs):
     """pandas chunks of `columns`; missing columns and parse failures become UserErrors."""
     _check_nonempty(path)
     encoding = _encoding_of(path)
@@ -158,11 +158,11 @@ def _read_csv_chunks(path: Path, columns: list[str], **kwargs):
 def _read_stacksample(questions: Path, tags: Path) -> tuple[list[str], list[list[str]]]:
     """Questions.csv (Id, Title; bodies never loaded) joined with Tags.csv (Id, Tag)."""
     tag_map: dict[str, list[str]] = {}
-    for chunk in _read_csv_chunks(tags, ["Id", "Tag"]):
+    for chunk in read_csv_chunks(tags, ["Id", "Tag"]):
         for qid, tag in zip(chunk["Id"], chunk["Tag"], strict=True):
             tag_map.setdefault(qid, []).append(tag.strip().lower())
     titles, tag_lists = [], []
-    for chunk in _read_csv_chunks(questions, ["Id", "Title"]):
+    for chunk in read_csv_chunks(questions, ["Id", "Title"]):
         for qid, title in zip(chunk["Id"], chunk["Title"], strict=True):
             if qid in tag_map:
                 titles.append(title)
@@ -183,7 +183,7 @@ def parse_tag_list(text: str, where: str) -> list[str]:
 
 def _read_labeled_tsv(path: Path) -> tuple[list[str], list[list[str]]]:
     titles, tag_lists = [], []
-    chunks = _read_csv_chunks(path, ["title", "tags"], sep="\t", quoting=csv.QUOTE_MINIMAL)
+    chunks = read_csv_chunks(path, ["title", "tags"], sep="\t", quoting=csv.QUOTE_MINIMAL)
     row = 2  # 1-based file line of the first data row
     for chunk in chunks:
         for title, tags in zip(chunk["title"], chunk["tags"], strict=True):
@@ -194,15 +194,20 @@ def _read_labeled_tsv(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def _read_unlabeled_tsv(path: Path) -> list[str]:
-    return [t for chunk in _read_csv_chunks(path, ["title"], sep="\t") for t in chunk["title"]]
+    return [t for chunk in read_csv_chunks(path, ["title"], sep="\t") for t in chunk["title"]]
 
 
-def _keep_top_tags(
-    titles: list[str], tag_lists: list[list[str]], extra: list[str], source: str, origin: str
+def keep_top_tags(
+    titles: list[str], tag_lists: list[list[str]], extra: list[str], source: str, origin: str,
+    keep: int | tuple[str, ...] = N_TAGS,
 ) -> Corpus:
-    """Keep the 25 most frequent tags; drop questions with none of them (Section 5.1)."""
+    """Keep the `keep` most frequent tags (ties by name; the paper: 25, Section 5.1), or the
+    tags `keep` lists, in its order; drop questions with none of them."""
     counts = Counter(t for tags in tag_lists for t in set(tags))
-    top = tuple(t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:N_TAGS])
+    if isinstance(keep, int):
+        top = tuple(t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
+    else:
+        top = tuple(keep)
     index = {t: j for j, t in enumerate(top)}
     keep_titles, rows = [], []
     for title, tags in zip(titles, tag_lists, strict=True):
@@ -213,7 +218,8 @@ def _keep_top_tags(
             row[list(hits)] = 1
             rows.append(row)
     if not rows:
-        raise UserError(f"{origin}: no questions left after keeping the {N_TAGS} most frequent tags")
+        kept = f"the {keep} most frequent tags" if isinstance(keep, int) else "the listed tags"
+        raise UserError(f"{origin}: no questions left after keeping {kept}")
     if not any(tokenize(t) for t in keep_titles):
         raise UserError(f"{origin}: every title is empty after tokenising (punctuation only?)")
     extra = [t for t in extra if t.strip()]
