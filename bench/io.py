@@ -4,9 +4,12 @@ Everything is written to a temporary file in the destination folder, flushed, an
 over the target (rename is atomic on POSIX within one file system). A process killed mid-write
 leaves at most a `.<name>.*.tmp` file behind, never a torn target.
 
-Cached artifacts are read back with `load_cached`: a file that does not load (truncated,
-garbage) or fails the caller's schema check is deleted and reported as absent, so the caller
-rebuilds it instead of crashing or trusting it.
+Cached artifacts (splits, corpora, images, generators, synthetic sets) are written with
+`atomic_save` in formats whose loading runs no code (bench.cache_codec): an .npz file read with
+allow_pickle=False, or for torch tensors a .pt file read with torch.load(weights_only=True).
+They are read back with `load_cached`: a file that does not load (truncated, garbage, a pickle
+someone planted) or fails the caller's schema check is deleted and reported as absent, so the
+caller rebuilds it instead of crashing or trusting it.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import joblib
+import numpy as np
+import torch
 
+from bench import cache_codec
 from bench.errors import UserError
 
 log = logging.getLogger("bench")
@@ -53,19 +58,44 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n")
 
 
-def atomic_dump(obj: Any, path: Path) -> None:
-    """joblib.dump through a temporary file (for cached splits, generators, synthetic sets)."""
-    _atomic(path, lambda f: joblib.dump(obj, f))
+def atomic_save(obj: Any, path: Path) -> None:
+    """`obj` (what bench.cache_codec encodes) through a temporary file: for a path ending in
+    .pt a torch.save file of tensors and the JSON tree, else an .npz file of numpy arrays
+    beside the tree's UTF-8 bytes."""
+    meta, arrays = cache_codec.encode(obj)
+    text = json.dumps(meta)
+    if Path(path).suffix == ".pt":
+        tensors = {k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.array(v))
+                   for k, v in arrays.items()}
+        _atomic(path, lambda f: torch.save({"meta": text, "arrays": tensors}, f))
+        return
+    if any(isinstance(v, torch.Tensor) for v in arrays.values()):
+        raise TypeError(f"{path}: torch tensors are cached in a .pt file")
+    meta_bytes = np.frombuffer(text.encode("utf-8"), np.uint8)
+    _atomic(path, lambda f: np.savez(f, meta=meta_bytes, **arrays))
 
 
-def load_cached(path: Path, valid: Callable[[Any], bool] | None = None) -> Any | None:
-    """The object joblib-dumped at `path`, or None when it is absent, unreadable or fails
-    `valid` (then the file is removed so that it is rebuilt, never trusted)."""
+def _load_safely(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(JSON tree, arrays) of a file `atomic_save` wrote; raises for anything else, and never
+    unpickles anything but tensors and plain containers (torch's weights_only loader)."""
+    if path.suffix == ".pt":
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return json.loads(payload["meta"]), payload["arrays"]
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}  # reads (and CRC-checks) every member
+    return json.loads(arrays.pop("meta").tobytes().decode("utf-8")), arrays
+
+
+def load_cached(path: Path, valid: Callable[[Any], bool] | None = None,
+                types: tuple[type, ...] = ()) -> Any | None:
+    """The object `atomic_save` wrote at `path`, or None when it is absent, unreadable or fails
+    `valid` (then the file is removed so that it is rebuilt, never trusted). `types`: the
+    dataclasses the object may contain (bench.cache_codec.decode builds no others)."""
     path = Path(path)
     if not path.exists():
         return None
     try:
-        obj = joblib.load(path)
+        obj = cache_codec.decode(*_load_safely(path), types)
         ok = valid is None or bool(valid(obj))
     except Exception as err:  # noqa: BLE001 - any failure to load means "rebuild"
         ok, obj = False, f"{type(err).__name__}: {err}"[:200]
