@@ -28,6 +28,7 @@ from addes.data import Inputs
 from addes.graph import ClassGraph
 from addes.train import ADDESConfig, ADDESGenerator
 from bench.data.splits import Split
+from bench.data.wordgraph import GRAPH_TYPES
 from bench.io import atomic_save, load_cached
 from bench.locks import file_lock
 from bench.scales import Scale
@@ -98,7 +99,7 @@ def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], sca
     key = generator_key(split, seed, params, scale, dtype)
     path = Path(cache_dir) / "generators" / f"{split.dataset}-{key}.pt"
     with file_lock(path.with_suffix(".lock")):
-        state = load_cached(path, lambda s: isinstance(s, dict) and len(s) > 0, (ClassGraph,))
+        state = load_cached(path, lambda s: isinstance(s, dict) and len(s) > 0, GRAPH_TYPES)
         if state is not None:
             try:
                 return ADDESGenerator.from_state_dict(state, device)
@@ -110,7 +111,7 @@ def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], sca
         gen = ADDESGenerator(addes_config(params, scale, device, split.modality, dtype), seed).fit(
             split.labeled, split.y_s, split.unlabeled, _training_graph(split, variant),
             val=(split.val, split.val_y_s))
-        atomic_save(gen.state_dict(), path)
+        atomic_save(gen.state_dict(), path, GRAPH_TYPES)
         return gen
 
 
@@ -144,7 +145,7 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
             if relabel == "q_C":  # the generator's own classifier labels what it generated
                 y_t = gen.predict_proba(inputs)[:, split.graph.n_inexact :]
             labels = np.concatenate([y_s, y_t], axis=1).astype(np.float32)
-            atomic_save((inputs, labels), path)
+            atomic_save((inputs, labels), path, (Inputs,))
     return inputs.subset(slice(0, n)), labels[:n]
 
 

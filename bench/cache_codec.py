@@ -8,8 +8,13 @@ object becomes a JSON tree whose arrays are stored beside it (bench.io writes th
 - None, bool, int, float, str                    as themselves
 - tuple, list, dict (str keys)                   tagged JSON nodes
 - numpy arrays, numpy scalars, torch tensors     references to the stored arrays
-- dataclass instances                            their fields, by type name; decoding builds
-                                                 only the dataclass types its caller allows
+- dataclass instances                            their fields, by type name
+- other objects (the scikit-learn random forest  what pickle would record (class, constructor
+  of the MJSynth word graph, its trees)          arguments, state), as a tree like the above
+
+Objects of the last two kinds are encoded and decoded only when their class is in the `types`
+the caller names (the same tuple for saving and loading a cache): like torch's weights_only
+loader, decoding calls no function but the constructors and __setstate__ of those classes.
 
 Decoding a malformed tree raises (KeyError, TypeError, ValueError); callers treat that as an
 unreadable cache file and rebuild it.
@@ -17,6 +22,7 @@ unreadable cache file and rebuild it.
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 from collections.abc import Iterable
 from typing import Any
@@ -32,9 +38,11 @@ def type_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def encode(obj: Any) -> tuple[dict[str, Any], dict[str, Array]]:
-    """(JSON-serialisable tree, {name: array}) of `obj`; TypeError for anything else."""
+def encode(obj: Any, types: Iterable[type] = ()) -> tuple[dict[str, Any], dict[str, Array]]:
+    """(JSON-serialisable tree, {name: array}) of `obj`; a TypeError for what the list above
+    does not hold, or a dataclass or other object whose class is not in `types`."""
     arrays: dict[str, Array] = {}
+    allowed = set(types)
 
     def array_ref(tag: str, value: Array) -> dict[str, str]:
         name = f"a{len(arrays)}"
@@ -52,22 +60,30 @@ def encode(obj: Any) -> tuple[dict[str, Any], dict[str, Array]]:
             return array_ref("ndarray", x)
         if isinstance(x, torch.Tensor):
             return array_ref("tensor", x.detach().cpu())
-        if isinstance(x, tuple | list):
+        if type(x) in (tuple, list):
             return {type(x).__name__: [walk(v) for v in x]}
-        if isinstance(x, dict):
+        if type(x) is dict:
             if not all(isinstance(k, str) for k in x):
                 raise TypeError("only dicts with str keys can be cached")
             return {"dict": {k: walk(v) for k, v in x.items()}}
-        if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        if type(x) not in allowed:
+            raise TypeError(f"cannot cache an object of type {type_name(type(x))}")
+        if dataclasses.is_dataclass(x):
             fields = {f.name: walk(getattr(x, f.name)) for f in dataclasses.fields(x) if f.init}
             return {"dataclass": type_name(type(x)), "fields": fields}
-        raise TypeError(f"cannot cache an object of type {type(x).__name__}")
+        func, args, state = x.__reduce_ex__(4)[:3]
+        new = func is copyreg.__newobj__  # cls.__new__(cls, *args), else func is cls(*args)
+        cls, args = (args[0], args[1:]) if new else (func, args)
+        if cls is not type(x):
+            raise TypeError(f"{type_name(type(x))} does not pickle as a plain object")
+        return {"object": type_name(cls), "new": new, "args": walk(tuple(args)),
+                "state": walk(state)}
 
     return {"version": FORMAT_VERSION, "tree": walk(obj)}, arrays
 
 
 def decode(meta: dict[str, Any], arrays: dict[str, Array], types: Iterable[type] = ()) -> Any:
-    """The object `encode` gave (meta, arrays) for. Only the dataclasses in `types` are built."""
+    """The object `encode` gave (meta, arrays) for. Only the classes in `types` are built."""
     if meta.get("version") != FORMAT_VERSION:
         raise ValueError(f"cache format version {meta.get('version')!r}, not {FORMAT_VERSION}")
     allowed = {type_name(cls): cls for cls in types}
@@ -93,6 +109,16 @@ def decode(meta: dict[str, Any], arrays: dict[str, Array], types: Iterable[type]
             if set(x["fields"]) != names:
                 raise ValueError(f"fields of {x['dataclass']} do not match")
             return cls(**{k: walk(v) for k, v in x["fields"].items()})
+        if "object" in x:
+            cls = allowed[x["object"]]
+            args = walk(x["args"])
+            obj = cls.__new__(cls, *args) if x["new"] is True else cls(*args)
+            state = walk(x["state"])
+            if state is not None and hasattr(obj, "__setstate__"):  # as pickle restores it
+                obj.__setstate__(state)
+            elif state is not None:
+                obj.__dict__.update(state)
+            return obj
         ((tag, value),) = x.items()
         if tag == "ndarray":
             return as_numpy(value)

@@ -58,11 +58,11 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n")
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """`obj` (what bench.cache_codec encodes) through a temporary file: for a path ending in
-    .pt a torch.save file of tensors and the JSON tree, else an .npz file of numpy arrays
-    beside the tree's UTF-8 bytes."""
-    meta, arrays = cache_codec.encode(obj)
+def atomic_save(obj: Any, path: Path, types: tuple[type, ...] = ()) -> None:
+    """`obj` (what bench.cache_codec encodes, with the classes in `types`) through a temporary
+    file: for a path ending in .pt a torch.save file of tensors and the JSON tree, else an .npz
+    file of numpy arrays beside the tree's UTF-8 bytes."""
+    meta, arrays = cache_codec.encode(obj, types)
     text = json.dumps(meta)
     if Path(path).suffix == ".pt":
         tensors = {k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.array(v))
@@ -90,7 +90,7 @@ def load_cached(path: Path, valid: Callable[[Any], bool] | None = None,
                 types: tuple[type, ...] = ()) -> Any | None:
     """The object `atomic_save` wrote at `path`, or None when it is absent, unreadable or fails
     `valid` (then the file is removed so that it is rebuilt, never trusted). `types`: the
-    dataclasses the object may contain (bench.cache_codec.decode builds no others)."""
+    classes the object may contain, as given to atomic_save (no others are built)."""
     path = Path(path)
     if not path.exists():
         return None

@@ -17,7 +17,8 @@ import torch
 from addes.data import Inputs
 from addes.graph import ClassGraph
 from bench import artifacts, cache_codec, io
-from bench.data.splits import Split, load_split
+from bench.data.splits import SPLIT_TYPES, Split, load_split
+from bench.data.wordgraph import WordGraph
 from bench.scales import get_scale
 
 SCALE = replace(get_scale("smoke"), n_synthetic=40, synthetic_sweep=(0, 40), addes_embed=8,
@@ -83,7 +84,7 @@ def test_codec_round_trip_keeps_types_and_bits():
     obj = {"graph": graph, "t": (1, 2.5, "x", None, True), "l": [np.float64(0.1), np.int64(3)],
            "bf16": torch.tensor([1.5, -2.0], dtype=torch.bfloat16),
            "u8": np.arange(3, dtype=np.uint8)}
-    meta, arrays = cache_codec.encode(obj)
+    meta, arrays = cache_codec.encode(obj, (ClassGraph,))
     back = cache_codec.decode(meta, arrays, (ClassGraph,))
     assert isinstance(back["graph"], ClassGraph) and back["graph"].classes == ("a", "b")
     assert np.array_equal(back["graph"].target_links, graph.target_links)
@@ -92,20 +93,34 @@ def test_codec_round_trip_keeps_types_and_bits():
     assert back["bf16"].dtype == torch.bfloat16 and back["u8"].dtype == np.uint8
     with pytest.raises(KeyError):  # a type the caller did not allow is never built
         cache_codec.decode(meta, arrays, ())
-    with pytest.raises(TypeError):
-        cache_codec.encode({"f": len})
+    for unlisted in ({"f": len}, graph):  # a function; a class the caller did not list
+        with pytest.raises(TypeError):
+            cache_codec.encode(unlisted)
+
+
+def test_word_graph_forest_predicts_the_same_after_the_cache(mj_split2, tmp_path):
+    """The MJSynth graph's random forest is stored as its trees' arrays, not pickled."""
+    path = tmp_path / "split.npz"
+    with pytest.raises(TypeError):  # the forest's classes must be named to be stored
+        io.atomic_save(mj_split2, path, (Split, Inputs, ClassGraph, WordGraph))
+    io.atomic_save(mj_split2, path, SPLIT_TYPES)
+    back = io.load_cached(path, None, SPLIT_TYPES)
+    assert isinstance(back.graph, WordGraph) and back.graph.forest is not mj_split2.graph.forest
+    y_s = np.random.default_rng(0).integers(0, 2, (300, back.graph.n_inexact)).astype(np.float32)
+    for rows in (mj_split2.y_s, y_s):
+        assert np.array_equal(back.graph.target_probabilities(rows),
+                              mj_split2.graph.target_probabilities(rows))
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".pt"])
 def test_saved_cache_loads_back_and_a_torn_one_is_rebuilt(suffix, tmp_path, smoke_split):
     path = tmp_path / f"split{suffix}"
-    io.atomic_save(smoke_split, path)
-    types = (Split, Inputs, ClassGraph)
-    back = io.load_cached(path, lambda s: isinstance(s, Split), types)
+    io.atomic_save(smoke_split, path, SPLIT_TYPES)
+    back = io.load_cached(path, lambda s: isinstance(s, Split), SPLIT_TYPES)
     assert np.array_equal(back.y_s, smoke_split.y_s)
     assert back.graph.classes == smoke_split.graph.classes
     assert np.array_equal(back.oracle_target_labels("labeled"),
                           smoke_split.oracle_target_labels("labeled"))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 10])  # torn at the end
-    assert io.load_cached(path, None, types) is None and not path.exists()
+    assert io.load_cached(path, None, SPLIT_TYPES) is None and not path.exists()

@@ -351,7 +351,7 @@ def test_torn_generator_and_synthetic_set_are_rebuilt(smoke_split, tmp_path):
         for path in gens + sets:
             io._load_safely(path)
     # a D_s of the wrong shape (e.g. from an older layout) is regenerated, not used
-    io.atomic_save((x0, y0[:, :3]), sets[0])
+    io.atomic_save((x0, y0[:, :3]), sets[0], (type(x0),))
     x2, y2 = artifacts.synthetic_training_set(smoke_split, **kw)
     assert np.array_equal(y2, y0)
 

@@ -138,7 +138,7 @@ def load_mjsynth(data_dir: Path, n: int, cache_dir: Path, seed: int) -> WordImag
     if images is not None:  # a torn cache file is rebuilt, never trusted
         return images
     images = _read_sample(data_dir, annotations, n, seed)
-    atomic_save(images, cached)
+    atomic_save(images, cached, (WordImages,))
     return images
 
 

@@ -81,7 +81,7 @@ def load_corpus(data_dir: Path | None, cache_dir: Path, seed: int = 0) -> Corpus
         extra = _read_unlabeled_tsv(sources[1]) if len(sources) > 1 else []
     corpus = _keep_top_tags(titles, tag_lists, extra, source=f"real: {data_dir.name}",
                             origin=str(sources[0]))
-    atomic_save(corpus, cached)
+    atomic_save(corpus, cached, (Corpus,))
     return corpus
 
 
