@@ -14,6 +14,7 @@ caller rebuilds it instead of crashing or trusting it.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -60,28 +61,35 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 def atomic_save(obj: Any, path: Path, types: tuple[type, ...] = ()) -> None:
     """`obj` (what bench.cache_codec encodes, with the classes in `types`) through a temporary
-    file: for a path ending in .pt a torch.save file of tensors and the JSON tree, else an .npz
-    file of numpy arrays beside the tree's UTF-8 bytes."""
+    file: an .npz file of its numpy arrays and JSON tree; for a path ending in .pt, a
+    torch.save file of its tensors and those .npz bytes."""
     meta, arrays = cache_codec.encode(obj, types)
-    text = json.dumps(meta)
-    if Path(path).suffix == ".pt":
-        tensors = {k: v if isinstance(v, torch.Tensor) else torch.from_numpy(np.array(v))
-                   for k, v in arrays.items()}
-        _atomic(path, lambda f: torch.save({"meta": text, "arrays": tensors}, f))
+    tree = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
+    tensors = {k: v for k, v in arrays.items() if isinstance(v, torch.Tensor)}
+    numpy_arrays = {k: v for k, v in arrays.items() if k not in tensors}
+    if Path(path).suffix != ".pt":
+        if tensors:
+            raise TypeError(f"{path}: torch tensors are cached in a .pt file")
+        _atomic(path, lambda f: np.savez(f, meta=tree, **numpy_arrays))
         return
-    if any(isinstance(v, torch.Tensor) for v in arrays.values()):
-        raise TypeError(f"{path}: torch tensors are cached in a .pt file")
-    meta_bytes = np.frombuffer(text.encode("utf-8"), np.uint8)
-    _atomic(path, lambda f: np.savez(f, meta=meta_bytes, **arrays))
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=tree, **numpy_arrays)
+    npz = torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+    _atomic(path, lambda f: torch.save({"npz": npz, "tensors": tensors}, f))
 
 
 def _load_safely(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(JSON tree, arrays) of a file `atomic_save` wrote; raises for anything else, and never
-    unpickles anything but tensors and plain containers (torch's weights_only loader)."""
+    """(JSON tree, arrays) of a file `atomic_save` wrote; raises for anything else. Nothing is
+    unpickled but tensors and plain containers (torch's weights_only loader)."""
     if path.suffix == ".pt":
         payload = torch.load(path, map_location="cpu", weights_only=True)
-        return json.loads(payload["meta"]), payload["arrays"]
-    with np.load(path, allow_pickle=False) as npz:
+        meta, arrays = _read_npz(io.BytesIO(payload["npz"].numpy().tobytes()))
+        return meta, {**arrays, **payload["tensors"]}
+    return _read_npz(path)
+
+
+def _read_npz(file: Path | io.BytesIO) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    with np.load(file, allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}  # reads (and CRC-checks) every member
     return json.loads(arrays.pop("meta").tobytes().decode("utf-8")), arrays
 

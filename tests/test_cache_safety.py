@@ -18,7 +18,7 @@ from addes.data import Inputs
 from addes.graph import ClassGraph
 from bench import artifacts, cache_codec, io
 from bench.data.splits import SPLIT_TYPES, Split, load_split
-from bench.data.wordgraph import WordGraph
+from bench.data.wordgraph import GRAPH_TYPES, WordGraph
 from bench.scales import get_scale
 
 SCALE = replace(get_scale("smoke"), n_synthetic=40, synthetic_sweep=(0, 40), addes_embed=8,
@@ -106,10 +106,15 @@ def test_word_graph_forest_predicts_the_same_after_the_cache(mj_split2, tmp_path
     io.atomic_save(mj_split2, path, SPLIT_TYPES)
     back = io.load_cached(path, None, SPLIT_TYPES)
     assert isinstance(back.graph, WordGraph) and back.graph.forest is not mj_split2.graph.forest
+    state = {"graph": mj_split2.graph, "model": {"w": torch.randn(3, dtype=torch.bfloat16)}}
+    io.atomic_save(state, tmp_path / "generator.pt", GRAPH_TYPES)  # an image generator's state
+    state_back = io.load_cached(tmp_path / "generator.pt", None, GRAPH_TYPES)
+    assert torch.equal(state_back["model"]["w"], state["model"]["w"])
     y_s = np.random.default_rng(0).integers(0, 2, (300, back.graph.n_inexact)).astype(np.float32)
     for rows in (mj_split2.y_s, y_s):
-        assert np.array_equal(back.graph.target_probabilities(rows),
-                              mj_split2.graph.target_probabilities(rows))
+        expected = mj_split2.graph.target_probabilities(rows)
+        assert np.array_equal(back.graph.target_probabilities(rows), expected)
+        assert np.array_equal(state_back["graph"].target_probabilities(rows), expected)
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".pt"])
