@@ -132,16 +132,49 @@ def _tls_env(files: dict[str, Path]) -> dict[str, str]:
             "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "5s"}
 
 
+def _tls_security(files: dict[str, Path]):
+    """Dask Security giving every role (scheduler, worker, client) the certificate in `files`."""
+    from distributed import Security
+
+    roles = {f"tls_{role}_{part}": str(files[part]) for role in ("client", "scheduler", "worker")
+             for part in ("cert", "key")}
+    return Security(tls_ca_file=str(files["ca"]), require_encryption=True, **roles)
+
+
+def test_tls_connects_only_with_a_certificate_of_the_cluster_ca(tmp_path):
+    """bench.cluster.connect takes its certificates from Dask's configuration; one signed by
+    another CA gets a one-line "TLS failed" error."""
+    dask = pytest.importorskip("dask")
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("cryptography")
+    files = _make_certificates(tmp_path, "cluster")
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None,
+                                  protocol="tls://", security=_tls_security(files)) as cluster:
+        address = cluster.scheduler_address
+        for name, ok in (("cluster", True), ("stranger", False)):
+            own = files if ok else _make_certificates(tmp_path, name)
+            settings = {bench_cluster.TLS_CA: str(own["ca"]),
+                        bench_cluster.TLS_CERT: str(own["cert"]),
+                        bench_cluster.TLS_KEY: str(own["key"])}
+            with dask.config.set(settings):
+                bench_cluster.check_scheduler(address)
+                if ok:
+                    with bench_cluster.connect(address) as client:
+                        assert client.nthreads() == {}  # connected (a cluster of no workers)
+                else:
+                    with (pytest.raises(UserError, match=f"{address}: TLS failed"),
+                          bench_cluster.connect(address)):
+                        pass
+
+
+@pytest.mark.slow
 def test_tls_cluster_run_gives_the_records_of_a_local_run(local_metrics, tmp_path):
     """Scheduler, workers and client all on TLS with a CA made here; a client whose
     certificate another CA signed does not get in (one line, exit 2, nothing run)."""
     distributed = pytest.importorskip("distributed")
     pytest.importorskip("cryptography")
     files = _make_certificates(tmp_path, "cluster")
-    roles = {f"tls_{role}_{part}": str(files[part]) for role in ("client", "scheduler", "worker")
-             for part in ("cert", "key")}
-    security = distributed.Security(tls_ca_file=str(files["ca"]), require_encryption=True,
-                                    **roles)
+    security = _tls_security(files)
     with (distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                                    dashboard_address=None, protocol="tls://",
                                    security=security) as cluster,
