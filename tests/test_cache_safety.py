@@ -129,3 +129,25 @@ def test_saved_cache_loads_back_and_a_torn_one_is_rebuilt(suffix, tmp_path, smok
     data = path.read_bytes()
     path.write_bytes(data[: len(data) - 10])  # torn at the end
     assert io.load_cached(path, None, SPLIT_TYPES) is None and not path.exists()
+
+
+def test_no_file_is_loaded_by_a_pickle_loader():
+    """Only bench/io.py reads cache files, with torch.load(weights_only=True) and
+    np.load(allow_pickle=False); no module unpickles a file."""
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    loaders = re.compile(r"joblib\.load\(|pickle\.loads?\(|torch\.load\(|np\.load\(|"
+                         r"numpy\.load\(|pd\.read_pickle\(")
+    offenders = [f"{path.relative_to(root)}:{n}: {line.strip()}"
+                 for folder in ("bench", "addes", "baselines")
+                 for path in (root / folder).rglob("*.py") if path != root / "bench" / "io.py"
+                 for n, line in enumerate(path.read_text().splitlines(), 1)
+                 if loaders.search(line)]
+    assert not offenders, "\n".join(offenders)
+    text = (root / "bench" / "io.py").read_text()
+    torch_loads = re.findall(r"torch\.load\([^)]*\)", text)
+    np_loads = re.findall(r"np\.load\([^)]*\)", text)
+    assert torch_loads and all("weights_only=True" in call for call in torch_loads)
+    assert np_loads and all("allow_pickle=False" in call for call in np_loads)
+    assert not re.search(r"joblib|pickle\.", text)
