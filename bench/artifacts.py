@@ -1,9 +1,10 @@
 """Cached ADDES artifacts: trained generators and synthetic training sets D_s (Section 5.3.3).
 
 One generator is trained per (split fingerprint, scale, seed, variant, alpha, beta) and saved
-atomically under cache_dir/generators/; a second request loads it. One D_s of the largest size
+atomically under cache_dir/generators/ (a .pt file loaded with weights_only=True: tensors and
+a JSON tree, no pickle; bench.io); a second request loads it. One D_s of the largest size
 any experiment of the scale asks for (max of scale.synthetic_sweep and scale.n_synthetic) is
-generated per (generator, label sampling) under cache_dir/synthetic/, and a job asking for n
+generated per (generator, label sampling) under cache_dir/synthetic/ (.npz), and a job asking for n
 synthetic examples gets its first n rows, so the sizes of Figure 3 are nested. File locks make
 parallel workers wait for, rather than repeat, each other's training.
 
@@ -27,7 +28,8 @@ from addes.data import Inputs
 from addes.graph import ClassGraph
 from addes.train import ADDESConfig, ADDESGenerator
 from bench.data.splits import Split
-from bench.io import atomic_dump, load_cached
+from bench.data.wordgraph import GRAPH_TYPES
+from bench.io import atomic_save, load_cached
 from bench.locks import file_lock
 from bench.scales import Scale
 
@@ -95,9 +97,9 @@ def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], sca
                       ) -> ADDESGenerator:
     """The generator of this (split, scale, seed, variant, alpha, beta): loaded, or trained once."""
     key = generator_key(split, seed, params, scale, dtype)
-    path = Path(cache_dir) / "generators" / f"{split.dataset}-{key}.joblib"
+    path = Path(cache_dir) / "generators" / f"{split.dataset}-{key}.pt"
     with file_lock(path.with_suffix(".lock")):
-        state = load_cached(path, lambda s: isinstance(s, dict) and len(s) > 0)
+        state = load_cached(path, lambda s: isinstance(s, dict) and len(s) > 0, GRAPH_TYPES)
         if state is not None:
             try:
                 return ADDESGenerator.from_state_dict(state, device)
@@ -109,7 +111,7 @@ def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], sca
         gen = ADDESGenerator(addes_config(params, scale, device, split.modality, dtype), seed).fit(
             split.labeled, split.y_s, split.unlabeled, _training_graph(split, variant),
             val=(split.val, split.val_y_s))
-        atomic_dump(gen.state_dict(), path)
+        atomic_save(gen.state_dict(), path, GRAPH_TYPES)
         return gen
 
 
@@ -130,9 +132,9 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
     key = generator_key(split, seed, params, scale, dtype)
     suffix = "" if relabel == "assigned" else f"-{relabel}"
     path = (Path(cache_dir) / "synthetic"
-            / f"{split.dataset}-{key}-{sampling}{suffix}-{n_max}.joblib")
+            / f"{split.dataset}-{key}-{sampling}{suffix}-{n_max}.npz")
     with file_lock(path.with_suffix(".lock")):
-        cached = load_cached(path, lambda obj: _valid_synthetic(obj, n_max, split))
+        cached = load_cached(path, lambda obj: _valid_synthetic(obj, n_max, split), (Inputs,))
         if cached is not None:
             inputs, labels = cached
         else:
@@ -143,7 +145,7 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
             if relabel == "q_C":  # the generator's own classifier labels what it generated
                 y_t = gen.predict_proba(inputs)[:, split.graph.n_inexact :]
             labels = np.concatenate([y_s, y_t], axis=1).astype(np.float32)
-            atomic_dump((inputs, labels), path)
+            atomic_save((inputs, labels), path, (Inputs,))
     return inputs.subset(slice(0, n)), labels[:n]
 
 

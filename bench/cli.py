@@ -2,7 +2,7 @@
 
     python run_all.py --suite stackoverflow|mjsynth|all [--scale smoke|quick|paper]
         [--data-dir DIR] [--word-list PATH] [--experiments table2,...] [--methods text-CNN,...]
-        [--seeds N] [--jobs N | --scheduler tcp://HOST:PORT] [--threads N] [--out DIR]
+        [--seeds N] [--jobs N | --scheduler tls://HOST:PORT] [--threads N] [--out DIR]
         [--check REF [--exact] [--min-effect X]] [--save-reference PATH]
     python run_all.py --list
 
@@ -93,10 +93,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, help="torch threads per worker (default: cores / "
                    "--jobs, 1 with --scheduler; 1 is faster for the small models on a busy "
                    "machine)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the jobs on the "
+    p.add_argument("--scheduler", metavar="tls://HOST:PORT", help="run the jobs on the "
                    "workers of this Dask distributed cluster (pip install -e .[cluster]); "
                    "--out must be on a filesystem shared by this machine and every worker; "
-                   "--jobs is ignored (the workers set the parallelism)")
+                   "--jobs is ignored (the workers set the parallelism); certificates from "
+                   "Dask's config (distributed.comm.tls.*); tcp:// warns unless loopback")
     p.add_argument("--device", default="auto", choices=DEVICES, help="where models train: "
                    "auto (default: cuda when torch sees a GPU, else cpu) | cpu | cuda")
     p.add_argument("--dtype", default="fp32", choices=PRECISIONS, help="fp32 (default) | bf16: "

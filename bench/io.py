@@ -4,13 +4,17 @@ Everything is written to a temporary file in the destination folder, flushed, an
 over the target (rename is atomic on POSIX within one file system). A process killed mid-write
 leaves at most a `.<name>.*.tmp` file behind, never a torn target.
 
-Cached artifacts are read back with `load_cached`: a file that does not load (truncated,
-garbage) or fails the caller's schema check is deleted and reported as absent, so the caller
-rebuilds it instead of crashing or trusting it.
+Cached artifacts (splits, corpora, images, generators, synthetic sets) are written with
+`atomic_save` in formats whose loading runs no code (bench.cache_codec): an .npz file read with
+allow_pickle=False, or for torch tensors a .pt file read with torch.load(weights_only=True).
+They are read back with `load_cached`: a file that does not load (truncated, garbage, a pickle
+someone planted) or fails the caller's schema check is deleted and reported as absent, so the
+caller rebuilds it instead of crashing or trusting it.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -19,8 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import joblib
+import numpy as np
+import torch
 
+from bench import cache_codec
 from bench.errors import UserError
 
 log = logging.getLogger("bench")
@@ -53,19 +59,51 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n")
 
 
-def atomic_dump(obj: Any, path: Path) -> None:
-    """joblib.dump through a temporary file (for cached splits, generators, synthetic sets)."""
-    _atomic(path, lambda f: joblib.dump(obj, f))
+def atomic_save(obj: Any, path: Path, types: tuple[type, ...] = ()) -> None:
+    """`obj` (what bench.cache_codec encodes, with the classes in `types`) through a temporary
+    file: an .npz file of its numpy arrays and JSON tree; for a path ending in .pt, a
+    torch.save file of its tensors and those .npz bytes."""
+    meta, arrays = cache_codec.encode(obj, types)
+    tree = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
+    tensors = {k: v for k, v in arrays.items() if isinstance(v, torch.Tensor)}
+    numpy_arrays = {k: v for k, v in arrays.items() if k not in tensors}
+    if Path(path).suffix != ".pt":
+        if tensors:
+            raise TypeError(f"{path}: torch tensors are cached in a .pt file")
+        _atomic(path, lambda f: np.savez(f, meta=tree, **numpy_arrays))
+        return
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=tree, **numpy_arrays)
+    npz = torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+    _atomic(path, lambda f: torch.save({"npz": npz, "tensors": tensors}, f))
 
 
-def load_cached(path: Path, valid: Callable[[Any], bool] | None = None) -> Any | None:
-    """The object joblib-dumped at `path`, or None when it is absent, unreadable or fails
-    `valid` (then the file is removed so that it is rebuilt, never trusted)."""
+def _load_safely(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(JSON tree, arrays) of a file `atomic_save` wrote; raises for anything else. Nothing is
+    unpickled but tensors and plain containers (torch's weights_only loader)."""
+    if path.suffix == ".pt":
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        meta, arrays = _read_npz(io.BytesIO(payload["npz"].numpy().tobytes()))
+        return meta, {**arrays, **payload["tensors"]}
+    return _read_npz(path)
+
+
+def _read_npz(file: Path | io.BytesIO) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    with np.load(file, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}  # reads (and CRC-checks) every member
+    return json.loads(arrays.pop("meta").tobytes().decode("utf-8")), arrays
+
+
+def load_cached(path: Path, valid: Callable[[Any], bool] | None = None,
+                types: tuple[type, ...] = ()) -> Any | None:
+    """The object `atomic_save` wrote at `path`, or None when it is absent, unreadable or fails
+    `valid` (then the file is removed so that it is rebuilt, never trusted). `types`: the
+    classes the object may contain, as given to atomic_save (no others are built)."""
     path = Path(path)
     if not path.exists():
         return None
     try:
-        obj = joblib.load(path)
+        obj = cache_codec.decode(*_load_safely(path), types)
         ok = valid is None or bool(valid(obj))
     except Exception as err:  # noqa: BLE001 - any failure to load means "rebuild"
         ok, obj = False, f"{type(err).__name__}: {err}"[:200]

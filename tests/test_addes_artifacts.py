@@ -52,7 +52,7 @@ def test_generator_and_synthetic_set_are_reused(smoke_split, tmp_path, monkeypat
     target = smoke_split.graph.targets[0]
     assert all(target in e["inputs_labels"] for e in examples[3:])
     assert all(isinstance(e["text"], str) for e in examples)
-    assert len(list((tmp_path / "generators").glob("*.joblib"))) == 1
+    assert len(list((tmp_path / "generators").glob("*.pt"))) == 1
 
 
 def test_only_addes_w_reads_the_oracle(smoke_split, tmp_path):

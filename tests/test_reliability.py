@@ -20,10 +20,10 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pytest
 
+from bench import io
 from bench.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,8 +90,8 @@ def _check_nothing_torn(out: Path) -> None:
     """Every record parses and is finished; every cached artifact loads; records.csv parses."""
     for path in (out / RUN / "records").glob("*.json") if (out / RUN / "records").exists() else ():
         assert json.loads(path.read_text())["status"] in ("ok", "failed"), path
-    for path in (out / "cache").rglob("*.joblib") if (out / "cache").exists() else ():
-        joblib.load(path)  # a torn artifact would raise here
+    for path in [*(out / "cache").rglob("*.npz"), *(out / "cache").rglob("*.pt")]:
+        io._load_safely(path)  # a torn artifact would raise here
     csv = out / RUN / "records.csv"
     if csv.exists():
         import pandas as pd
@@ -319,15 +319,15 @@ def test_torn_corpus_and_split_are_rebuilt(tmp_path):
     scale = get_scale("smoke")
     split = load_split("stackoverflow-1", scale, data, cache)
     for keep in (0.0, 0.01, 0.5, 0.99):
-        for path in [*cache.glob("corpus-*.joblib"), *cache.glob("splits/*.joblib")]:
+        for path in [*cache.glob("corpus-*.npz"), *cache.glob("splits/*.npz")]:
             _truncate(path, keep)
         again = load_corpus(data, cache)
         assert again.titles == corpus.titles and np.array_equal(again.labels, corpus.labels)
         split2 = load_split("stackoverflow-1", scale, data, cache)
         assert np.array_equal(split2.labeled.x, split.labeled.x)
     # something that loads but is not a corpus is not trusted either
-    path = next(cache.glob("corpus-*.joblib"))
-    joblib.dump({"not": "a corpus"}, path)
+    path = next(cache.glob("corpus-*.npz"))
+    io.atomic_save({"not": "a corpus"}, path)
     assert load_corpus(data, cache).titles == corpus.titles
 
 
@@ -340,8 +340,8 @@ def test_torn_generator_and_synthetic_set_are_rebuilt(smoke_split, tmp_path):
     params = {"variant": "ADDES", "alpha": 0.1, "beta": 0.1, "n_synthetic": 40}
     kw = dict(seed=0, params=params, scale=scale, cache_dir=tmp_path)
     x0, y0 = artifacts.synthetic_training_set(smoke_split, **kw)
-    gens = list((tmp_path / "generators").glob("*.joblib"))
-    sets = list((tmp_path / "synthetic").glob("*.joblib"))
+    gens = list((tmp_path / "generators").glob("*.pt"))
+    sets = list((tmp_path / "synthetic").glob("*.npz"))
     assert len(gens) == 1 and len(sets) == 1
     for damaged in (sets, gens + sets):  # a torn D_s alone, then both torn
         for path in damaged:
@@ -349,16 +349,14 @@ def test_torn_generator_and_synthetic_set_are_rebuilt(smoke_split, tmp_path):
         x1, y1 = artifacts.synthetic_training_set(smoke_split, **kw)
         assert np.array_equal(x1.x, x0.x) and np.array_equal(y1, y0)  # rebuilt, same bytes
         for path in gens + sets:
-            joblib.load(path)
+            io._load_safely(path)
     # a D_s of the wrong shape (e.g. from an older layout) is regenerated, not used
-    joblib.dump((x0, y0[:, :3]), sets[0])
+    io.atomic_save((x0, y0[:, :3]), sets[0], (type(x0),))
     x2, y2 = artifacts.synthetic_training_set(smoke_split, **kw)
     assert np.array_equal(y2, y0)
 
 
 def test_atomic_writes_leave_target_whole_when_interrupted(tmp_path):
-    from bench import io
-
     target = tmp_path / "r.json"
     io.atomic_write_json(target, {"status": "ok"})
 
@@ -373,10 +371,11 @@ def test_atomic_writes_leave_target_whole_when_interrupted(tmp_path):
         io._atomic(target, explode)
     assert json.loads(target.read_text()) == {"status": "ok"}
     assert list(tmp_path.iterdir()) == [target]  # the temporary file is gone
-    assert io.load_cached(tmp_path / "absent.joblib") is None
-    (tmp_path / "junk.joblib").write_bytes(b"\x00garbage")
-    assert io.load_cached(tmp_path / "junk.joblib") is None
-    assert not (tmp_path / "junk.joblib").exists()
+    assert io.load_cached(tmp_path / "absent.npz") is None
+    for junk in (tmp_path / "junk.npz", tmp_path / "junk.pt"):
+        junk.write_bytes(b"\x00garbage")
+        assert io.load_cached(junk) is None
+        assert not junk.exists()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,13 +37,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import joblib
 import numpy as np
 from PIL import Image
 
 from bench.data.render import HEIGHT, WIDTH
 from bench.errors import UserError
-from bench.io import atomic_dump
+from bench.io import atomic_save, load_cached
 
 log = logging.getLogger("bench")
 
@@ -134,15 +133,12 @@ def load_mjsynth(data_dir: Path, n: int, cache_dir: Path, seed: int) -> WordImag
         raise UserError(f"{data_dir}: MJSynth data folder not found")
     annotations, stamp = _source_stamp(data_dir)
     key = hashlib.sha1(f"{stamp}|{n}|{seed}|{LOADER_VERSION}".encode()).hexdigest()[:16]
-    cached = Path(cache_dir) / "mjsynth" / f"images-{key}.joblib"
-    if cached.exists():
-        try:
-            return joblib.load(cached)
-        except Exception:  # a torn cache file is rebuilt, never trusted
-            log.warning("cached MJSynth sample %s is unreadable; rebuilding it", cached)
-            cached.unlink(missing_ok=True)
+    cached = Path(cache_dir) / "mjsynth" / f"images-{key}.npz"
+    images = load_cached(cached, lambda obj: isinstance(obj, WordImages), (WordImages,))
+    if images is not None:  # a torn cache file is rebuilt, never trusted
+        return images
     images = _read_sample(data_dir, annotations, n, seed)
-    atomic_dump(images, cached)
+    atomic_save(images, cached, (WordImages,))
     return images
 
 

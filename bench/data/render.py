@@ -23,20 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import re
 from functools import lru_cache
 from pathlib import Path
 
-import joblib
 import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from bench.errors import UserError
-from bench.io import atomic_dump
-
-log = logging.getLogger("bench")
+from bench.io import atomic_save, load_cached
 
 HEIGHT, WIDTH = 32, 100
 RENDER_VERSION = 1  # bump when the pipeline changes, so cached sets are re-rendered
@@ -282,13 +278,17 @@ def cached_render_set(words: tuple[str, ...], n: int, seed: int,
                       cache_dir: Path) -> tuple[np.ndarray, tuple[str, ...]]:
     """render_set, cached per (word list contents, n, seed, renderer version)."""
     digest = hashlib.sha1("\n".join(words).encode()).hexdigest()[:12]
-    path = Path(cache_dir) / "rendered" / f"words-{digest}-n{n}-s{seed}-v{RENDER_VERSION}.joblib"
-    if path.exists():
-        try:
-            return joblib.load(path)
-        except Exception:  # a torn cache file is re-rendered, never trusted
-            log.warning("cached rendered set %s is unreadable; re-rendering it", path)
-            path.unlink(missing_ok=True)
+    path = Path(cache_dir) / "rendered" / f"words-{digest}-n{n}-s{seed}-v{RENDER_VERSION}.npz"
+    cached = load_cached(path, lambda obj: _valid_render_set(obj, n))
+    if cached is not None:  # a torn cache file is re-rendered, never trusted
+        return cached
     result = render_set(words, n, seed)
-    atomic_dump(result, path)
+    atomic_save(result, path)
     return result
+
+
+def _valid_render_set(obj: object, n: int) -> bool:
+    """A cached render_set result: (float32 [n, 1, 32, 100], n words)."""
+    return (isinstance(obj, tuple) and len(obj) == 2 and isinstance(obj[0], np.ndarray)
+            and obj[0].shape == (n, 1, HEIGHT, WIDTH) and isinstance(obj[1], tuple)
+            and len(obj[1]) == n)

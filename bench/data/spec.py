@@ -36,7 +36,7 @@ import pandas as pd
 
 from bench.data import stackoverflow
 from bench.errors import UserError
-from bench.io import atomic_dump, load_cached
+from bench.io import atomic_save, load_cached
 
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
             ".parquet": "parquet"}
@@ -276,8 +276,8 @@ def _size(field_name: str, key: str, value: Any, fail) -> int:
 def spec_corpus(spec: DataSpec, cache_dir: Path) -> stackoverflow.Corpus:
     """The spec's corpus (cached by fingerprint): texts with multi-hot labels over the kept
     classes, and unlabeled texts that only join D_u."""
-    cached = cache_dir / f"corpus-spec-{spec.name}-{spec.fingerprint()}.joblib"
-    corpus = load_cached(cached, stackoverflow.valid_corpus)
+    cached = cache_dir / f"corpus-spec-{spec.name}-{spec.fingerprint()}.npz"
+    corpus = load_cached(cached, stackoverflow.valid_corpus, (stackoverflow.Corpus,))
     if corpus is not None:
         return corpus
     texts: list[str] = []
@@ -294,7 +294,7 @@ def spec_corpus(spec: DataSpec, cache_dir: Path) -> stackoverflow.Corpus:
     if missing:
         raise UserError(f"{spec.path}: classes.targets: {', '.join(missing)} not among the "
                         f"{len(corpus.tags)} kept classes of the data")
-    atomic_dump(corpus, cached)
+    atomic_save(corpus, cached, (stackoverflow.Corpus,))
     return corpus
 
 

@@ -19,15 +19,15 @@ import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import joblib
 import numpy as np
 
 from addes.data import Inputs
 from addes.graph import ClassGraph, prior_links
 from bench.data import stackoverflow
 from bench.data.text import build_vocab, encode
+from bench.data.wordgraph import GRAPH_TYPES
 from bench.errors import UserError
-from bench.io import atomic_dump
+from bench.io import atomic_save, load_cached
 from bench.scales import Scale
 
 log = logging.getLogger("bench")
@@ -135,6 +135,9 @@ class Split:
         return self.graph.estimate_targets(y_s)
 
 
+SPLIT_TYPES = (Split, Inputs, *GRAPH_TYPES)  # the classes a cached split holds
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -195,13 +198,10 @@ def load_split(
     if spec.modality == "image":
         source_id += f"|words={file_stamp(word_list)}"
     key = split_key(dataset, scale, f"{source_id}|n_labeled={n_labeled}", relations_path)
-    path = cache_dir / "splits" / f"{dataset}-{scale.name}-{key}.joblib"
-    if path.exists():
-        try:
-            return joblib.load(path)
-        except Exception:
-            log.warning("cached split %s is unreadable; rebuilding it", path)
-            path.unlink(missing_ok=True)
+    path = cache_dir / "splits" / f"{dataset}-{scale.name}-{key}.npz"
+    cached = load_cached(path, lambda s: isinstance(s, Split), SPLIT_TYPES)
+    if cached is not None:
+        return cached
     if spec.modality == "image":
         from bench.data.image_split import build_image_split
 
@@ -210,7 +210,7 @@ def load_split(
             n_labeled=scale.mj_n_labeled if n_labeled is None else n_labeled,
             n_unlabeled=scale.mj_n_unlabeled, n_val=scale.mj_n_val, n_test=scale.mj_n_test,
             data_dir=data_dir, word_list=word_list, cache_dir=cache_dir, scale_name=scale.name)
-        atomic_dump(split, path)
+        atomic_save(split, path, SPLIT_TYPES)
         return split
     if user is not None:
         from bench.data.spec import spec_corpus
@@ -224,7 +224,7 @@ def load_split(
     else:
         corpus = stackoverflow.load_corpus(data_dir, cache_dir)
     split = build_text_split(corpus, spec, scale, relations, str(relations_path), n_labeled)
-    atomic_dump(split, path)
+    atomic_save(split, path, SPLIT_TYPES)
     return split
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from bench.data.text import tokenize
 from bench.errors import UserError
-from bench.io import atomic_dump, load_cached
+from bench.io import atomic_save, load_cached
 
 N_TAGS = 25  # Section 5.1: "after filtering out rare tags, we obtain a tag set of size 25"
 CHUNK_ROWS = 200_000
@@ -69,8 +69,8 @@ def load_corpus(data_dir: Path | None, cache_dir: Path, seed: int = 0) -> Corpus
     sources = _source_files(data_dir)
     stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources)
     key = hashlib.sha1(f"{data_dir.resolve()}|{stamp}".encode()).hexdigest()[:16]
-    cached = cache_dir / f"corpus-{key}.joblib"
-    corpus = load_cached(cached, valid_corpus)  # a torn cache file is rebuilt, never trusted
+    cached = cache_dir / f"corpus-{key}.npz"
+    corpus = load_cached(cached, valid_corpus, (Corpus,))  # torn: rebuilt, never trusted
     if corpus is not None:
         return corpus
     if sources[0].name == "Questions.csv":
@@ -81,7 +81,7 @@ def load_corpus(data_dir: Path | None, cache_dir: Path, seed: int = 0) -> Corpus
         extra = _read_unlabeled_tsv(sources[1]) if len(sources) > 1 else []
     corpus = keep_top_tags(titles, tag_lists, extra, source=f"real: {data_dir.name}",
                             origin=str(sources[0]))
-    atomic_dump(corpus, cached)
+    atomic_save(corpus, cached, (Corpus,))
     return corpus
 
 

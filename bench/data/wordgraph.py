@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.tree._tree import Tree  # the class of a fitted tree's `tree_`
 
 from addes.graph import ClassGraph, conditional_cooccurrence
 
@@ -65,6 +67,11 @@ class WordGraph(ClassGraph):
     def reweighted_by_true_labels(self, y_all: np.ndarray) -> WordGraph:
         """ADDES-W: Eq. 17 from TRUE labels over all of W; the forest is kept."""
         return replace(self, adjacency=conditional_cooccurrence(y_all))
+
+
+# the classes a cached graph (of a split or a generator) may hold; bench.cache_codec builds no
+# others when it loads one
+GRAPH_TYPES = (ClassGraph, WordGraph, RandomForestClassifier, DecisionTreeClassifier, Tree)
 
 
 def build_word_graph(

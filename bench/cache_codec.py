@@ -1,0 +1,137 @@
+"""Cached objects as JSON metadata plus arrays: a file format whose loading runs no code.
+
+A pickle (what joblib writes) names functions that loading calls, so anyone who can write into
+a shared cache folder could run code under the account of the next run that reads it. Here an
+object becomes a JSON tree whose arrays are stored beside it (bench.io writes the pair as an
+.npz file, or a .pt file for torch tensors) and comes back through plain constructors:
+
+- None, bool, int, float, str                    as themselves
+- tuple, list, dict (str keys)                   tagged JSON nodes
+- numpy arrays, numpy scalars, torch tensors     references to the stored arrays
+- dataclass instances                            their fields, by type name
+- other objects (the scikit-learn random forest  what pickle would record (class, constructor
+  of the MJSynth word graph, its trees)          arguments, state), as a tree like the above
+
+Objects of the last two kinds are encoded and decoded only when their class is in the `types`
+the caller names (the same tuple for saving and loading a cache): like torch's weights_only
+loader, decoding calls no function but the constructors and __setstate__ of those classes.
+
+Decoding a malformed tree raises (KeyError, TypeError, ValueError); callers treat that as an
+unreadable cache file and rebuild it.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+
+FORMAT_VERSION = 1
+Array = np.ndarray | torch.Tensor
+
+
+def type_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def encode(obj: Any, types: Iterable[type] = ()) -> tuple[dict[str, Any], dict[str, Array]]:
+    """(JSON-serialisable tree, {name: array}) of `obj`; a TypeError for what the list above
+    does not hold, or a dataclass or other object whose class is not in `types`."""
+    arrays: dict[str, Array] = {}
+    allowed = set(types)
+
+    def array_ref(tag: str, value: Array) -> dict[str, str]:
+        name = f"a{len(arrays)}"
+        arrays[name] = value
+        return {tag: name}
+
+    def walk(x: Any) -> Any:
+        if isinstance(x, np.generic):  # before float: np.float64 is one, but promotes unlike it
+            return array_ref("npscalar", np.asarray(x))
+        if x is None or isinstance(x, bool | int | float | str):
+            return x
+        if isinstance(x, np.ndarray):
+            if x.dtype.hasobject:
+                raise TypeError("arrays of Python objects cannot be cached without pickle")
+            return array_ref("ndarray", x)
+        if isinstance(x, torch.Tensor):
+            return array_ref("tensor", x.detach().cpu())
+        if type(x) in (tuple, list):
+            return {type(x).__name__: [walk(v) for v in x]}
+        if type(x) is dict:
+            if not all(isinstance(k, str) for k in x):
+                raise TypeError("only dicts with str keys can be cached")
+            return {"dict": {k: walk(v) for k, v in x.items()}}
+        if type(x) not in allowed:
+            raise TypeError(f"cannot cache an object of type {type_name(type(x))}")
+        if dataclasses.is_dataclass(x):
+            fields = {f.name: walk(getattr(x, f.name)) for f in dataclasses.fields(x) if f.init}
+            return {"dataclass": type_name(type(x)), "fields": fields}
+        func, args, state = x.__reduce_ex__(4)[:3]
+        new = func is copyreg.__newobj__  # cls.__new__(cls, *args), else func is cls(*args)
+        cls, args = (args[0], args[1:]) if new else (func, args)
+        if cls is not type(x):
+            raise TypeError(f"{type_name(type(x))} does not pickle as a plain object")
+        return {"object": type_name(cls), "new": new, "args": walk(tuple(args)),
+                "state": walk(state)}
+
+    return {"version": FORMAT_VERSION, "tree": walk(obj)}, arrays
+
+
+def decode(meta: dict[str, Any], arrays: dict[str, Array], types: Iterable[type] = ()) -> Any:
+    """The object `encode` gave (meta, arrays) for. Only the classes in `types` are built."""
+    if meta.get("version") != FORMAT_VERSION:
+        raise ValueError(f"cache format version {meta.get('version')!r}, not {FORMAT_VERSION}")
+    allowed = {type_name(cls): cls for cls in types}
+
+    def array(name: str) -> Array:
+        value = arrays[name]
+        if not isinstance(value, np.ndarray | torch.Tensor):
+            raise TypeError(f"stored array {name} is a {type(value).__name__}")
+        return value
+
+    def as_numpy(name: str) -> np.ndarray:
+        value = array(name)
+        return value.numpy() if isinstance(value, torch.Tensor) else value
+
+    def walk(x: Any) -> Any:
+        if x is None or isinstance(x, bool | int | float | str):
+            return x
+        if not isinstance(x, dict):
+            raise TypeError(f"malformed cache tree node {type(x).__name__}")
+        if "dataclass" in x:
+            cls = allowed[x["dataclass"]]  # KeyError: a type this cache does not hold
+            names = {f.name for f in dataclasses.fields(cls) if f.init}
+            if set(x["fields"]) != names:
+                raise ValueError(f"fields of {x['dataclass']} do not match")
+            return cls(**{k: walk(v) for k, v in x["fields"].items()})
+        if "object" in x:
+            cls = allowed[x["object"]]
+            args = walk(x["args"])
+            obj = cls.__new__(cls, *args) if x["new"] is True else cls(*args)
+            state = walk(x["state"])
+            if state is not None and hasattr(obj, "__setstate__"):  # as pickle restores it
+                obj.__setstate__(state)
+            elif state is not None:
+                obj.__dict__.update(state)
+            return obj
+        ((tag, value),) = x.items()
+        if tag == "ndarray":
+            return as_numpy(value)
+        if tag == "npscalar":
+            return as_numpy(value)[()]
+        if tag == "tensor":
+            stored = array(value)
+            return stored if isinstance(stored, torch.Tensor) else torch.from_numpy(stored)
+        if tag in ("tuple", "list"):
+            items = [walk(v) for v in value]
+            return tuple(items) if tag == "tuple" else items
+        if tag == "dict":
+            return {k: walk(v) for k, v in value.items()}
+        raise ValueError(f"unknown cache tree tag {tag!r}")
+
+    return walk(meta["tree"])
