@@ -44,6 +44,7 @@ from bench.io import atomic_write_json
 from bench.locks import file_lock
 from bench.methods import MethodContext, MethodSpec, get_method
 from bench.metrics import evaluate
+from bench.plugins import load_plugins
 from bench.scales import Scale
 from bench.tuning import tune_allocator
 
@@ -83,6 +84,7 @@ class RunContext:
     dtype: str = "fp32"  # "bf16": autocast (part of every job's key; fp32 keys are unchanged)
     threads: int = 1
     word_list: Path | None = None  # the MJSynth suite's word corpus (None: the default)
+    plugins: tuple[str, ...] = ()  # --plugin files (absolute) / modules every worker imports
     source_id: str = field(init=False)
 
     def __post_init__(self):
@@ -185,6 +187,7 @@ def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, 
     """Train and evaluate one job; returns its record (also on failure). Writes nothing."""
     tune_allocator()
     torch.set_num_threads(ctx.threads)
+    load_plugins(ctx.plugins)  # a worker process has not imported them yet
     spec = get_method(job.method)
     params = job.param_dict
     if split is None:
