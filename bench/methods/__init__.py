@@ -134,7 +134,8 @@ def register(
                 base, name=augmented if isinstance(augmented, str) else f"Aug{name}",
                 training_set="D_e+D_s", in_paper=False, default_params={**base.default_params,
                                                                           **SYNTHETIC},
-                summary=f"{name} on D_e + D_s (ADDES data): " + summary, augments=(name,)))
+                summary=f"{name} trained on D_e + D_s (ADDES data) instead of D_e",
+                augments=(name,)))
         for spec in specs:
             _claim(spec.name, origin)
         REGISTRY.update((spec.name, spec) for spec in specs)
