@@ -79,6 +79,18 @@ def _import(plugin: str) -> str:
                         ) from None
 
 
+def source_digest(origin: str) -> str | None:
+    """Hash of the source of a plugin (a file, or a module outside this package) that
+    registered a method, for its jobs' keys; None for this package's own methods."""
+    if origin.startswith("bench.") or origin == "bench":
+        return None
+    module = sys.modules.get(origin)
+    path = Path(origin) if Path(origin).is_file() else getattr(module, "__file__", None)
+    if path is None or not Path(path).is_file():
+        return None
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:16]
+
+
 def load_entry_points() -> None:
     """Import the modules of the `addes_bench.methods` entry points of installed packages."""
     global _entry_points_loaded

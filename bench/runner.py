@@ -42,9 +42,9 @@ from bench.data.splits import DEFAULT_RELATIONS, Split, file_stamp, load_split, 
 from bench.errors import UserError
 from bench.io import atomic_write_json
 from bench.locks import file_lock
-from bench.methods import MethodContext, MethodSpec, get_method
+from bench.methods import MethodContext, MethodSpec, all_methods, get_method
 from bench.metrics import evaluate
-from bench.plugins import load_plugins
+from bench.plugins import load_plugins, source_digest
 from bench.scales import Scale
 from bench.tuning import tune_allocator
 
@@ -115,7 +115,8 @@ def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:
     """What determines a job's result; its hash is the job's key. A text job's config has
     exactly the fields it had before the image suite (the scale's image fields are left out),
     so text records stay valid; an image job adds its word list and drops the relations file
-    (its graph is built from the words)."""
+    (its graph is built from the words); a plugin's method adds the hash of its source."""
+    load_plugins(ctx.plugins)  # a worker process has not imported them yet
     modality = modality_of(job.dataset)
     config = {
         "dataset": job.dataset, "method": job.method, "seed": job.seed,
@@ -127,6 +128,10 @@ def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:
         config["word_list"] = file_stamp(ctx.word_list)
     else:
         config["relations"] = hashlib.sha1(Path(ctx.relations).read_bytes()).hexdigest()
+    spec = all_methods().get(job.method)
+    digest = spec and source_digest(spec.origin)
+    if digest:  # a plugin's method: editing the plugin makes new jobs (built-ins: unchanged)
+        config["plugin"] = digest
     return config
 
 

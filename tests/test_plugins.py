@@ -277,3 +277,16 @@ def test_entry_point_plugins_load_and_fail_with_one_line(clean_registry, monkeyp
                        r"\(package my-dist\) in group addes_bench.methods: ModuleNotFoundError"):
         plugins.load_entry_points()
     sys.modules.pop("mine", None)
+
+
+def test_editing_a_plugin_makes_new_jobs_and_keeps_the_built_in_ones(clean_registry,
+                                                                     plugin_file, tmp_path):
+    from bench.runner import Job, job_key
+
+    plugins.load_plugins([plugins.resolve(str(plugin_file))])
+    ctx = RunContext("stackoverflow", SMOKE, tmp_path, tmp_path)
+    jobs = [Job("stackoverflow-1", "MyNB", 0), Job("stackoverflow-1", "text-CNN", 0)]
+    before = [job_key(job, ctx) for job in jobs]
+    plugin_file.write_text(plugin_file.read_text() + "\n# edited\n")
+    after = [job_key(job, ctx) for job in jobs]
+    assert before[0] != after[0] and before[1] == after[1]

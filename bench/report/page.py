@@ -15,6 +15,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.io import atomic_write_text
+from bench.methods import all_methods
 from bench.report import STD_CONVENTION, dataset_label
 from bench.report.figures import (
     ablation_tests,
@@ -28,7 +29,6 @@ from bench.report.figures import (
     fig8_mj,
 )
 from bench.report.paper import PaperTable, paper_table
-from bench.methods import all_methods
 from bench.report.tables import (
     column_method,
     paper_comparison_markdown,
