@@ -335,10 +335,12 @@ def _finish_gate(gate: dict, args: argparse.Namespace, ctx: RunContext, frame: p
 
 
 def _report_digest(frame: pd.DataFrame, experiment_names: list[str]) -> str:
-    """Hash of what the reports are made from: the records and the reporting code."""
+    """Hash of what the reports are made from: the records, the reporting code and the
+    registry (its summaries and roles)."""
     h = hashlib.sha1(frame.to_csv(index=False).encode() + repr(experiment_names).encode())
     package = Path(__file__).parent
-    for path in sorted([*package.glob("report/*.py"), package / "stats.py"]):
+    for path in sorted([*package.glob("report/*.py"), package / "stats.py",
+                        *package.glob("methods/*.py")]):  # methods: column notes, comparisons
         h.update(path.read_bytes())
     return h.hexdigest()
 

@@ -269,7 +269,11 @@ def check_selection(experiments: Sequence[Experiment], scale: Scale,
 def selected_experiments(experiments: Sequence[Experiment], methods: Sequence[str] | None
                          ) -> list[Experiment]:
     """The experiments a --methods selection leaves something to do in: Table 3 and Figure 5
-    (the default generator's output) only when every method is wanted or that generator is."""
-    if methods is None or default_generator() in methods:
+    (the default generator's output) only when the run trains that generator anyway, i.e.
+    every method is wanted, or the generator, or a method on D_e + D_s."""
+    registered = all_methods()
+    if methods is None or any(name == default_generator() or (
+            name in registered and registered[name].training_set == "D_e+D_s")
+            for name in methods):
         return list(experiments)
     return [e for e in experiments if e.name not in GENERATOR_OUTPUTS]

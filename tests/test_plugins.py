@@ -290,3 +290,14 @@ def test_editing_a_plugin_makes_new_jobs_and_keeps_the_built_in_ones(clean_regis
     plugin_file.write_text(plugin_file.read_text() + "\n# edited\n")
     after = [job_key(job, ctx) for job in jobs]
     assert before[0] != after[0] and before[1] == after[1]
+
+
+def test_table3_is_made_only_when_the_run_trains_the_default_generator():
+    from bench.experiments import experiments_of, selected_experiments
+
+    suite = experiments_of("stackoverflow")
+    names = {tuple(m) if m else None: [e.name for e in selected_experiments(suite, m)]
+             for m in (None, ["text-CNN"], ["AugCNN"], ["ADDES"], ["ADDES-W"])}
+    assert "table3" in names[None] and "table3" in names[("AugCNN",)]
+    assert "table3" in names[("ADDES",)]
+    assert "table3" not in names[("text-CNN",)] and "table3" not in names[("ADDES-W",)]
