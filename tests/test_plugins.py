@@ -301,3 +301,11 @@ def test_table3_is_made_only_when_the_run_trains_the_default_generator():
     assert "table3" in names[None] and "table3" in names[("AugCNN",)]
     assert "table3" in names[("ADDES",)]
     assert "table3" not in names[("text-CNN",)] and "table3" not in names[("ADDES-W",)]
+
+
+def test_registered_generators_are_the_variants_artifacts_can_train():
+    """A generator registered without an implementation (or the reverse) fails here."""
+    from bench import artifacts
+
+    assert set(registry.all_generators()) == set(artifacts.VARIANTS)
+    assert registry.default_generator() == next(iter(registry.all_generators()))
