@@ -26,7 +26,7 @@ from pathlib import Path
 from bench.errors import UserError
 
 ENTRY_POINT_GROUP = "addes_bench.methods"
-_loaded: dict[str, str] = {}  # plugin as given (resolved path or module name) -> module name
+_loaded: set[str] = set()  # the plugins imported (resolved paths, module names)
 _entry_points_loaded = False
 
 
@@ -49,15 +49,17 @@ def load_plugins(plugins: Iterable[str]) -> None:
     all_methods()  # the package's methods first: a clash is then always the plugin's
     for plugin in plugins:
         if plugin not in _loaded:
-            _loaded[plugin] = _import(plugin)
+            _import(plugin)
+            _loaded.add(plugin)
 
 
-def _import(plugin: str) -> str:
+def _import(plugin: str) -> None:
     """Import a plugin file (under a module name derived from its path) or module."""
     is_file = plugin.endswith(".py") or Path(plugin).is_file()
     try:
         if not is_file:
-            return importlib.import_module(plugin).__name__
+            importlib.import_module(plugin)
+            return
         stem = Path(plugin).stem
         name = f"addes_bench_plugin_{stem}_{hashlib.sha1(plugin.encode()).hexdigest()[:8]}"
         spec = importlib.util.spec_from_file_location(name, plugin)
@@ -71,7 +73,6 @@ def _import(plugin: str) -> str:
         except BaseException:
             del sys.modules[name]
             raise
-        return name
     except UserError:
         raise
     except (Exception, SystemExit) as err:  # one line for the user, whatever the plugin does

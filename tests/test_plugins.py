@@ -33,12 +33,12 @@ SMOKE_ARGS = ["--suite", "stackoverflow", "--scale", "smoke", "--threads", "1"]
 def clean_registry():
     """Registrations made by a test are undone afterwards (the registry is process-wide)."""
     registry.all_methods()
-    saved = (dict(registry.REGISTRY), dict(registry.GENERATORS), dict(plugins._loaded))
+    saved = (dict(registry.REGISTRY), dict(registry.GENERATORS), set(plugins._loaded))
     yield
     for live, old in zip((registry.REGISTRY, registry.GENERATORS, plugins._loaded), saved,
                          strict=True):
         live.clear()
-        live.update(old)
+        live.update(old)  # a dict or a set
 
 
 @pytest.fixture
