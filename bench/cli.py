@@ -2,6 +2,7 @@
 
     python run_all.py --suite stackoverflow|mjsynth|all [--scale smoke|quick|paper]
         [--data-dir DIR] [--word-list PATH] [--experiments table2,...] [--methods text-CNN,...]
+        [--plugin FILE.py|MODULE ...]
         [--seeds N] [--jobs N | --scheduler tls://HOST:PORT] [--threads N] [--out DIR]
         [--check REF [--exact] [--min-effect X]] [--save-reference PATH]
     python run_all.py --list
@@ -45,15 +46,19 @@ from bench.data.stackoverflow import find_data_dir
 from bench.errors import UserError
 from bench.experiments import (
     EXPERIMENTS,
-    EXTRA_TEXT_METHODS,
     SO_DATASETS,
     SUITES,
     TABLE2_METHODS,
+    check_selection,
     expand,
     experiments_of,
+    roles,
+    selected_experiments,
+    table_methods,
 )
 from bench.io import atomic_write_text, check_writable
-from bench.methods import all_methods, get_method
+from bench.methods import all_generators, all_methods
+from bench.plugins import load_plugins, resolve
 from bench.records import records_frame, write_records_csv
 from bench.runner import Job, RunContext, _git_state, run_jobs, threads_per_worker
 from bench.scales import SCALE_FIELDS, get_scale, scale_table
@@ -84,7 +89,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--relations", type=Path, default=DEFAULT_RELATIONS,
                    help="Eq. 18 relations file (JSON: target -> related inexact tags)")
     p.add_argument("--experiments", help="comma-separated subset (default: all of the suite)")
-    p.add_argument("--methods", help="comma-separated subset of the registered methods")
+    p.add_argument("--methods", help="comma-separated subset of the registered methods; a "
+                   "generator variant (ADDES, ADDES-CNN, ADDES-W) selects the jobs it feeds")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py|MODULE",
+                   help="import this file or module before reading the method registry (its "
+                        "@register methods join the tables); repeatable")
     p.add_argument("--seeds", type=int, help="seeds per table (default: the scale's; paper: 5)")
     p.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                    help=f"parallel worker processes (default: the cores, at most 4: "
@@ -168,11 +177,21 @@ def print_listing() -> None:
     print("\nExperiments:")
     for e in EXPERIMENTS.values():
         print(f"  {e.name:<8} [{e.suite}] {e.description}")
-    print("\nMethods:")
-    paper_order = {name: i for i, name in enumerate(TABLE2_METHODS + EXTRA_TEXT_METHODS)}
-    for m in sorted(all_methods().values(), key=lambda m: paper_order.get(m.name, 99)):
-        flag = "" if m.in_paper else " (not in the paper)"
-        print(f"  {m.name:<10} trains on {m.training_set:<8} {m.summary}{flag}")
+    where = roles(get_scale("quick"))
+    print("\nMethods (experiments they take part in at the default scale):")
+    order = {name: i for i, name in enumerate(table_methods("text", TABLE2_METHODS))}
+    for m in sorted(all_methods().values(), key=lambda m: order.get(m.name, len(order))):
+        flags = ([] if m.in_paper else ["not in the paper"]) + (
+            [] if m.origin.startswith("bench.") else [f"from {m.origin}"])
+        flag = f" ({'; '.join(flags)})" if flags else ""
+        print(f"  {m.name:<10} trains on {m.training_set:<8} {m.summary}{flag} "
+              f"[{', '.join(where[m.name]) or 'no experiment'}]")
+    print("\nADDES generator variants (--methods NAME selects the jobs they feed):")
+    for g in all_generators().values():
+        fed = dict.fromkeys(m for methods in where[g.name].values() for m in methods)
+        flag = "" if g.in_paper else " (not in the paper)"
+        print(f"  {g.name:<10} {g.summary}{flag} [feeds {', '.join(fed) or 'nothing'}; in "
+              f"{', '.join(where[g.name]) or 'no experiment'}]")
     print("\nScales:")
     rows = scale_table()
     print(tabulate([[f, *(r[f] for r in rows)] for f in SCALE_FIELDS[1:]],
@@ -184,7 +203,8 @@ def _split_list(text: str | None) -> list[str] | None:
 
 
 def _run_all_suites(args: argparse.Namespace) -> int:
-    """--suite all: every suite in turn (each in its own run folder); the worst exit status."""
+    """--suite all: every suite in turn (each in its own run folder), each with the --methods
+    that take part in it; the worst exit status."""
     names = _split_list(args.experiments)
     if names:
         unknown = [n for n in names if n not in EXPERIMENTS]
@@ -193,13 +213,20 @@ def _run_all_suites(args: argparse.Namespace) -> int:
                             f"{', '.join(EXPERIMENTS)}")
     if args.data_dir is not None:
         raise UserError("--data-dir names one suite's folder: use it with a single --suite")
+    scale = get_scale(args.scale)
+    methods = _split_list(args.methods)
+    chosen = {suite: [e for e in experiments_of(suite) if names is None or e.name in names]
+              for suite in SUITES}
+    check_selection([e for es in chosen.values() for e in es], scale, methods)
     status = 0
-    for suite in SUITES:
-        chosen = None if names is None else [n for n in names if EXPERIMENTS[n].suite == suite]
-        if chosen == []:
+    for suite, experiments in chosen.items():
+        here = None if methods is None else [m for m in methods if roles(scale, experiments)[m]]
+        if not experiments or here == []:
             continue
-        sub = argparse.Namespace(**{**vars(args), "suite": suite,
-                                    "experiments": None if chosen is None else ",".join(chosen)})
+        sub = argparse.Namespace(**{
+            **vars(args), "suite": suite,
+            "experiments": None if names is None else ",".join(e.name for e in experiments),
+            "methods": None if here is None else ",".join(here)})
         status = max(status, run(sub))
     return status
 
@@ -229,9 +256,9 @@ def run(args: argparse.Namespace) -> int:
         scale = replace(scale, **spec.sizes_for(scale.name))
         args.suite = spec.name  # the run's name in the gate, the reports and the records
     methods = _split_list(args.methods)
+    check_selection(experiments, scale, methods)
+    experiments = selected_experiments(experiments, methods)
     gate = _prepare_gate(args, scale.name)
-    for m in methods or ():
-        get_method(m)
     load_relations(args.relations)
     image = args.suite == "mjsynth"
     word_list = getattr(args, "word_list", None)
@@ -260,7 +287,8 @@ def run(args: argparse.Namespace) -> int:
                                                   else threads_per_worker(args.jobs))
     ctx = RunContext(args.suite, scale, run_dir, args.out / "cache", data_dir, relations,
                      device=args.device, dtype=args.dtype, threads=threads,
-                     word_list=word_list if image else None, dataset_spec=spec)
+                     word_list=word_list if image else None, dataset_spec=spec,
+                     plugins=tuple(resolve(p) for p in args.plugin))
     if args.dry_run:  # the job grid and its estimated cost: trains and writes nothing
         from bench.plan import dry_run
 
@@ -360,10 +388,12 @@ def _finish_gate(gate: dict, args: argparse.Namespace, ctx: RunContext, frame: p
 
 
 def _report_digest(frame: pd.DataFrame, experiment_names: list[str]) -> str:
-    """Hash of what the reports are made from: the records and the reporting code."""
+    """Hash of what the reports are made from: the records, the reporting code and the
+    registry (its summaries and roles)."""
     h = hashlib.sha1(frame.to_csv(index=False).encode() + repr(experiment_names).encode())
     package = Path(__file__).parent
-    for path in sorted([*package.glob("report/*.py"), package / "stats.py"]):
+    for path in sorted([*package.glob("report/*.py"), package / "stats.py",
+                        *package.glob("methods/*.py")]):  # methods: column notes, comparisons
         h.update(path.read_bytes())
     return h.hexdigest()
 
@@ -429,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return perf.main(["--device", args.device, "--dtype", args.dtype]
                              + (["--threads", str(args.threads)] if args.threads else []))
+        load_plugins([resolve(p) for p in args.plugin])  # before anything reads the registry
         if args.list:
             print_listing()
             return 0

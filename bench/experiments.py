@@ -4,39 +4,79 @@ A grid is a list of points (dataset, method, params) and a number of seeds; `exp
 them with seeds and fills each method's default params, so a job's key says everything that
 determines it. Jobs shared by several experiments (e.g. AugCNN at the default |D_s| in Table 2
 and Figure 3) have the same key and run once.
+
+Tables 2 and 4 are open to the registry: their columns are the paper's, then every other
+registered method of their modality (`table_methods`), and the augmented methods fed by each
+generator variant registered with in_tables=True. Figure 7 compares every registered
+generator variant. --methods selects a job by its method or by the generator variant of its
+D_s (`selects`); a name that selects nothing is an error saying where it could take part.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bench.data.splits import modality_of
 from bench.errors import UserError
-from bench.methods import all_methods
+from bench.methods import all_generators, all_methods, default_generator
 from bench.runner import Job
 from bench.scales import Scale
 
 log = logging.getLogger("bench")
 
+# the paper's columns of Tables 2 and 4, in its order (other registered methods follow them)
 TABLE2_METHODS = ("text-CNN", "GRU", "ML-GCN", "Semi-CNN", "Zero-shot", "AugCNN", "AugGCN")
-EXTRA_TEXT_METHODS = ("TF-IDF+LR", "AugLR")  # not in the paper: the classical reference
 SO_DATASETS = ("stackoverflow-1", "stackoverflow-2")
-VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W")
 TABLE4_METHODS = ("SDANN", "ML-GCN", "Semi-CNN", "Zero-shot", "AugCNN", "AugGCN")
 MJ_DATASETS = ("mjsynth-1", "mjsynth-2")
 IMAGE_ALPHA = 100.0  # Section 5.4.2: alpha = 100, beta = 0.1 for the image datasets
-AUGMENTED = ("AugCNN", "AugGCN")
+GENERATOR_OUTPUTS = ("table3", "fig5")  # the default generator's own output (no jobs)
+
+GridPoint = tuple[str, str, dict[str, Any]]  # dataset, method, params
+
+
+def suite_defaults(method: str, modality: str) -> dict[str, Any]:
+    """A method's params that its suite sets: the image suite's ADDES alpha = 100 for every
+    method on D_e + D_s (Section 5.4.2)."""
+    spec = all_methods().get(method)
+    if modality == "image" and spec is not None and spec.training_set == "D_e+D_s":
+        return {"alpha": IMAGE_ALPHA}
+    return {}
 
 
 def _image_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The image suite's ADDES default alpha = 100 for the augmented methods (the grid's own
-    alpha, as in Figure 8, wins)."""
-    return {"alpha": IMAGE_ALPHA, **params} if method in AUGMENTED else params
+    """The image suite's defaults under the grid's params (the grid's alpha, Figure 8, wins)."""
+    return {**suite_defaults(method, "image"), **params}
 
-GridPoint = tuple[str, str, dict[str, Any]]  # dataset, method, params
+
+def table_methods(modality: str, paper: Sequence[str]) -> list[str]:
+    """A results table's methods: the paper's, then every other registered method of the
+    modality (those on D_e first, then those on D_e + D_s; in registration order)."""
+    registered = all_methods()
+    extra = [m for m, spec in registered.items()
+             if modality in spec.modalities and m not in paper]
+    return [*paper, *sorted(extra, key=lambda m: registered[m].training_set == "D_e+D_s")]
+
+
+def _table_points(datasets: Sequence[str], paper: Sequence[str], modality: str
+                  ) -> list[GridPoint]:
+    """Tables 2 / 4: each table method on each dataset, then each method on D_e + D_s fed
+    by each generator variant registered with in_tables=True (other than the default)."""
+    methods = table_methods(modality, paper)
+    augmented = [m for m in methods if all_methods().get(m) is not None
+                 and all_methods()[m].training_set == "D_e+D_s"]
+    variants = [g.name for g in all_generators().values()
+                if g.in_tables and g.name != default_generator()]
+    points = []
+    for d in datasets:
+        points += [(d, m, {}) for m in methods]
+        points += [(d, m, {"variant": v}) for v in variants for m in augmented]
+    if modality == "image":
+        return [(d, m, _image_params(m, params)) for d, m, params in points]
+    return points
 
 
 @dataclass(frozen=True)
@@ -49,7 +89,7 @@ class Experiment:
 
 
 def _table2(scale: Scale) -> list[GridPoint]:
-    return [(d, m, {}) for d in SO_DATASETS for m in TABLE2_METHODS + EXTRA_TEXT_METHODS]
+    return _table_points(SO_DATASETS, TABLE2_METHODS, "text")
 
 
 def _fig3(scale: Scale) -> list[GridPoint]:
@@ -62,7 +102,8 @@ def _fig6(scale: Scale) -> list[GridPoint]:
 
 
 def _fig7(scale: Scale) -> list[GridPoint]:
-    return [("stackoverflow-1", m, {"variant": v}) for m in ("AugCNN", "AugGCN") for v in VARIANTS]
+    return [("stackoverflow-1", m, {"variant": v}) for m in ("AugCNN", "AugGCN")
+            for v in all_generators()]
 
 
 def _fig8(scale: Scale) -> list[GridPoint]:
@@ -71,7 +112,7 @@ def _fig8(scale: Scale) -> list[GridPoint]:
 
 
 def _table4(scale: Scale) -> list[GridPoint]:
-    return [(d, m, _image_params(m, {})) for d in MJ_DATASETS for m in TABLE4_METHODS]
+    return _table_points(MJ_DATASETS, TABLE4_METHODS, "image")
 
 
 def _fig4(scale: Scale) -> list[GridPoint]:
@@ -92,8 +133,9 @@ def _fig8_mj(scale: Scale) -> list[GridPoint]:
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
-        Experiment("table2", "stackoverflow", "Table 2: seven methods (+ TF-IDF+LR, AugLR) on "
-                   "StackOverflow-1/-2, mAP and AUC", _table2, lambda s: s.seeds),
+        Experiment("table2", "stackoverflow", "Table 2: seven methods (+ TF-IDF+LR, AugLR and "
+                   "every other registered text method) on StackOverflow-1/-2, mAP and AUC",
+                   _table2, lambda s: s.seeds),
         Experiment("table3", "stackoverflow", "Table 3: generated titles with their input "
                    "labels (StackOverflow-1)", lambda s: [], lambda s: 0),
         Experiment("fig3", "stackoverflow", "Figure 3: text-CNN on D_e + |D_s| synthetic "
@@ -101,11 +143,13 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment("fig6", "stackoverflow", "Figure 6: text-CNN, Semi-CNN, AugCNN vs |D_l| "
                    "(StackOverflow-1)", _fig6, lambda s: s.sweep_seeds),
         Experiment("fig7", "stackoverflow", "Figure 7: ablation ADDES vs ADDES-CNN vs ADDES-W "
-                   "feeding AugCNN and AugGCN", _fig7, lambda s: s.sweep_seeds),
+                   "(every registered generator variant) feeding AugCNN and AugGCN", _fig7,
+                   lambda s: s.sweep_seeds),
         Experiment("fig8", "stackoverflow", "Figure 8: alpha x beta sensitivity of AugCNN",
                    _fig8, lambda s: s.sensitivity_seeds),
-        Experiment("table4", "mjsynth", "Table 4: six methods on MJSynth-1/-2 (SDANN as the "
-                   "CNN), mAP and AUC", _table4, lambda s: s.mj_seeds),
+        Experiment("table4", "mjsynth", "Table 4: six methods (+ every other registered image "
+                   "method) on MJSynth-1/-2 (SDANN as the CNN), mAP and AUC", _table4,
+                   lambda s: s.mj_seeds),
         Experiment("fig4", "mjsynth", "Figure 4: SDANN on D_e + |D_s| synthetic images, "
                    "|D_s| swept (MJSynth-1/-2)", _fig4, lambda s: s.mj_seeds),
         Experiment("fig5", "mjsynth", "Figure 5: generated images, e = 1 (top) vs e = 0 "
@@ -155,16 +199,81 @@ def resolve_params(method: str, params: dict[str, Any], scale: Scale,
     return tuple(sorted(merged.items()))
 
 
+def selects(name: str, job: Job) -> bool:
+    """Whether `--methods name` selects the job: name is its method, or the generator variant
+    of the D_s it trains on."""
+    if name == job.method:
+        return True
+    spec = all_methods().get(job.method)
+    return (name in all_generators() and spec is not None and spec.training_set == "D_e+D_s"
+            and job.param_dict.get("variant") == name)
+
+
 def expand(experiment: Experiment, scale: Scale, methods: Iterable[str] | None = None) -> list[Job]:
-    """Jobs of one experiment. Methods not (yet) registered are skipped: their table cells show
-    as missing."""
+    """Jobs of one experiment, those `methods` select (None: all). Methods not (yet)
+    registered are skipped: their table cells show as missing."""
     registered = all_methods()
-    wanted = None if methods is None else set(methods)
     n_seeds = experiment.seeds(scale)
+    wanted = None if methods is None else list(methods)
     jobs = []
     for dataset, method, params in experiment.points(scale):
-        if method not in registered or (wanted is not None and method not in wanted):
+        if method not in registered:
             continue
         resolved = resolve_params(method, params, scale, modality_of(dataset))
-        jobs += [Job(dataset, method, seed, resolved) for seed in range(n_seeds)]
+        point = [Job(dataset, method, seed, resolved) for seed in range(n_seeds)]
+        if wanted is None or any(selects(name, point[0]) for name in wanted):
+            jobs += point
     return jobs
+
+
+def roles(scale: Scale, experiments: Iterable[Experiment] | None = None
+          ) -> dict[str, dict[str, list[str]]]:
+    """name -> experiment -> the methods it runs as there (a method: itself; a generator
+    variant: the methods it feeds), for every registered method and generator variant, over
+    `experiments` (default: all). The default generator also owns Table 3 and Figure 5."""
+    names = [*all_methods(), *all_generators()]
+    out: dict[str, dict[str, list[str]]] = {name: {} for name in names}
+    for e in EXPERIMENTS.values() if experiments is None else experiments:
+        if e.name in GENERATOR_OUTPUTS:
+            out[default_generator()][e.name] = []
+        for job in expand(e, scale):
+            for name in (job.method, job.param_dict.get("variant")):
+                if name in out and selects(name, job):
+                    fed = out[name].setdefault(e.name, [])
+                    if job.method not in fed:
+                        fed.append(job.method)
+    return out
+
+
+def check_selection(experiments: Sequence[Experiment], scale: Scale,
+                    methods: Sequence[str] | None) -> None:
+    """Every name of --methods must be registered and select a job (or, for the default
+    generator, Table 3 / Figure 5) of the chosen experiments; else one error line saying
+    where each such name can take part."""
+    if methods is None:
+        return
+    known = [*all_methods(), *all_generators()]
+    for name in methods:
+        if name not in known:
+            raise UserError(f"--methods: unknown method {name!r}; known: {', '.join(known)}")
+    here, anywhere = roles(scale, experiments), roles(scale)
+    idle = [name for name in methods if not here[name]]
+    if idle:
+        chosen = ", ".join(e.name for e in experiments)
+        where = "; ".join(f"{name} can take part in "
+                          f"{', '.join(anywhere[name]) or 'no experiment'}" for name in idle)
+        raise UserError(f"--methods: {', '.join(idle)} take{'s' if len(idle) == 1 else ''} "
+                        f"part in none of the chosen experiments ({chosen}): {where}")
+
+
+def selected_experiments(experiments: Sequence[Experiment], methods: Sequence[str] | None
+                         ) -> list[Experiment]:
+    """The experiments a --methods selection leaves something to do in: Table 3 and Figure 5
+    (the default generator's output) only when the run trains that generator anyway, i.e.
+    every method is wanted, or the generator, or a method on D_e + D_s."""
+    registered = all_methods()
+    if methods is None or any(name == default_generator() or (
+            name in registered and registered[name].training_set == "D_e+D_s")
+            for name in methods):
+        return list(experiments)
+    return [e for e in experiments if e.name not in GENERATOR_OUTPUTS]

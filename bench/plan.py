@@ -27,7 +27,7 @@ from bench import costs
 from bench.artifacts import DEFAULT_LABEL_SAMPLING, synthetic_size
 from bench.data.splits import modality_of
 from bench.errors import UserError
-from bench.experiments import AUGMENTED, IMAGE_ALPHA, Experiment, expand, resolve_params
+from bench.experiments import Experiment, expand, resolve_params, suite_defaults
 from bench.methods import get_method
 from bench.runner import Job, RunContext, load_record, record_path
 from bench.scales import Scale
@@ -133,10 +133,10 @@ def hours(seconds: float) -> str:
 
 def _params_label(job: Job, scale: Scale) -> str:
     """The job's params that differ from its method's defaults in its suite (the image suite's
-    augmented methods default to alpha = IMAGE_ALPHA, as experiments._image_params sets)."""
+    augmented methods default to alpha = IMAGE_ALPHA: experiments.suite_defaults)."""
     modality = modality_of(job.dataset)
-    grid = {"alpha": IMAGE_ALPHA} if modality == "image" and job.method in AUGMENTED else {}
-    defaults = dict(resolve_params(job.method, grid, scale, modality))
+    defaults = dict(resolve_params(job.method, suite_defaults(job.method, modality), scale,
+                                   modality))
     return ", ".join(f"{k}={v}" for k, v in job.params if defaults.get(k) != v)
 
 

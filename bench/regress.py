@@ -96,8 +96,8 @@ def select(records: pd.DataFrame, experiments: Iterable[str] | None = None,
     keep = pd.Series(True, index=records.index)
     if experiments is not None:
         keep &= records["experiment"].isin(list(experiments))
-    if methods is not None:
-        keep &= records["method"].isin(list(methods))
+    if methods is not None:  # a method, or a generator variant: the jobs it feeds
+        keep &= records["method"].isin(list(methods)) | records["p_variant"].isin(list(methods))
     return records[keep]
 
 

@@ -45,8 +45,9 @@ from bench.errors import UserError
 from bench import kernels
 from bench.io import atomic_write_json
 from bench.locks import file_lock
-from bench.methods import MethodContext, MethodSpec, get_method
+from bench.methods import MethodContext, MethodSpec, all_methods, get_method
 from bench.metrics import evaluate
+from bench.plugins import load_plugins, source_digest
 from bench.scales import Scale
 from bench.tuning import tune_allocator
 
@@ -87,6 +88,7 @@ class RunContext:
     threads: int = 1
     word_list: Path | None = None  # the MJSynth suite's word corpus (None: the default)
     dataset_spec: DataSpec | None = None  # run_all.py --dataset: the user's dataset
+    plugins: tuple[str, ...] = ()  # --plugin files (absolute) / modules every worker imports
     source_id: str = field(init=False)
 
     def __post_init__(self):
@@ -118,7 +120,8 @@ def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:
     """What determines a job's result; its hash is the job's key. A text job's config has
     exactly the fields it had before the image suite (the scale's image fields are left out),
     so text records stay valid; an image job adds its word list and drops the relations file
-    (its graph is built from the words)."""
+    (its graph is built from the words); a plugin's method adds the hash of its source."""
+    load_plugins(ctx.plugins)  # a worker process has not imported them yet
     modality = modality_of(job.dataset)
     config = {
         "dataset": job.dataset, "method": job.method, "seed": job.seed,
@@ -130,6 +133,10 @@ def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:
         config["word_list"] = file_stamp(ctx.word_list)
     else:
         config["relations"] = hashlib.sha1(Path(ctx.relations).read_bytes()).hexdigest()
+    spec = all_methods().get(job.method)
+    digest = spec and source_digest(spec.origin)
+    if digest:  # a plugin's method: editing the plugin makes new jobs (built-ins: unchanged)
+        config["plugin"] = digest
     return config
 
 
@@ -190,6 +197,7 @@ def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, 
     """Train and evaluate one job; returns its record (also on failure). Writes nothing."""
     tune_allocator()
     torch.set_num_threads(ctx.threads)
+    load_plugins(ctx.plugins)  # a worker process has not imported them yet
     spec = get_method(job.method)
     params = job.param_dict
     if ctx.dataset_spec is not None:  # a worker process learns the user's dataset here

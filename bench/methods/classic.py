@@ -1,6 +1,7 @@
 """Registrations of the baselines trained on D_e (Tables 2 and 4's first columns; Section 5.2).
 
-Zero-shot reads only the inexact labels of D_e; TF-IDF+LR is an extra classical reference.
+Zero-shot reads only the inexact labels of D_e; TF-IDF+LR is an extra classical reference, and
+AugLR (registered with it) the same model on D_e + D_s.
 The CNN-based methods (Semi-CNN, ML-GCN, Zero-shot, and AugCNN / AugGCN in augmented.py) serve
 both modalities from the same entry: `cnn_features(ctx)` gives KimCNN for text (None: the
 estimators' default) and SDANN's features for images (ctx.modality == "image"). text-CNN, GRU
@@ -90,7 +91,8 @@ def zero_shot(ctx: MethodContext) -> ZeroShotGCN:
                        config=ctx.train, seed=ctx.seed, features=cnn_features(ctx))
 
 
-@register("TF-IDF+LR", training_set="D_e", in_paper=False, modalities=("text",))
+@register("TF-IDF+LR", training_set="D_e", in_paper=False, reference=True, modalities=("text",),
+          augmented="AugLR")
 def tfidf_lr(ctx: MethodContext) -> TfidfLogisticRegression:
     """TF-IDF word 1-2 grams + one-vs-rest logistic regression (liblinear, C = 1) on D_e."""
     require_modality(ctx, "TF-IDF+LR", "text")

@@ -24,6 +24,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from bench.io import atomic_write_bytes  # noqa: E402
+from bench.methods import all_generators, default_generator  # noqa: E402
 from bench.report import CaptionFacts, dataset_label  # noqa: E402
 from bench.report.tables import values_by_seed  # noqa: E402
 from bench.stats import compare, holm  # noqa: E402
@@ -31,7 +32,6 @@ from bench.stats import compare, holm  # noqa: E402
 PANEL_W, PANEL_H = 3.3, 2.5  # inches
 DPI = 200
 METRICS = ("mAP", "AUC")
-VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W")
 ERRORBARS = "error bars: mean ± std over seeds (ddof=1)"
 
 
@@ -146,9 +146,15 @@ def fig6_mj(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -
     return fig6(records, out_dir, caption_facts, experiment="fig6-mj", cnn="SDANN")
 
 
+def _variants() -> list[str]:
+    """The registered generator variants, the default (ADDES) first."""
+    return [default_generator(), *(g for g in all_generators() if g != default_generator())]
+
+
 def ablation_tests(records: pd.DataFrame) -> pd.DataFrame:
-    """Paired t-tests (by seed; Welch when the seeds differ) of ADDES vs each variant, for
-    AugCNN and AugGCN and each metric, with Holm-adjusted p-values over all of them.
+    """Paired t-tests (by seed; Welch when the seeds differ) of ADDES (the default variant)
+    vs each other registered variant, for AugCNN and AugGCN and each metric, with
+    Holm-adjusted p-values over all of them.
 
     Columns: method, metric, variant, mean_addes, mean_variant, delta (ADDES - variant),
     ci_low, ci_high, test, n, p_value, p_holm. Empty when fig7 has no rows.
@@ -158,8 +164,8 @@ def ablation_tests(records: pd.DataFrame) -> pd.DataFrame:
     for method in ("AugCNN", "AugGCN"):
         for metric in METRICS:
             of = rows[rows["method"] == method]
-            base = values_by_seed(of[of["p_variant"] == "ADDES"], metric)
-            for variant in VARIANTS[1:]:
+            base = values_by_seed(of[of["p_variant"] == default_generator()], metric)
+            for variant in _variants()[1:]:
                 other = values_by_seed(of[of["p_variant"] == variant], metric)
                 if not base or not other:
                     continue
@@ -180,14 +186,15 @@ def fig7(records: pd.DataFrame, out_dir: Path, caption_facts: CaptionFacts) -> l
     with the paired p-value of ADDES vs each variant printed above the variant's bar (the
     p-values themselves: `ablation_tests`)."""
     rows = _ok(records, "fig7")
-    rows = rows[rows["method"].isin(["AugCNN", "AugGCN"]) & rows["p_variant"].isin(VARIANTS)]
+    rows = rows[rows["method"].isin(["AugCNN", "AugGCN"]) & rows["p_variant"].isin(_variants())]
     if rows.empty:
         return []
     tests = ablation_tests(records)
     methods = [m for m in ("AugCNN", "AugGCN") if m in set(rows["method"])]
-    variants = [v for v in VARIANTS if v in set(rows["p_variant"])]
+    variants = [v for v in _variants() if v in set(rows["p_variant"])]
     width = 0.8 / len(variants)
-    colors = dict(zip(VARIANTS, sns.color_palette("colorblind", len(VARIANTS)), strict=True))
+    colors = dict(zip(_variants(), sns.color_palette("colorblind", len(_variants())),
+                      strict=True))
     with _style():
         fig, axes = plt.subplots(1, 2, figsize=(2 * PANEL_W, PANEL_H + 0.9))
         for ax, metric in zip(axes, METRICS, strict=True):

@@ -15,6 +15,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.io import atomic_write_text
+from bench.methods import all_methods
 from bench.report import STD_CONVENTION, dataset_label
 from bench.report.figures import (
     ablation_tests,
@@ -29,12 +30,14 @@ from bench.report.figures import (
 )
 from bench.report.paper import PaperTable, paper_table
 from bench.report.tables import (
+    column_method,
     paper_comparison_markdown,
     results_table_latex,
     results_table_markdown,
     table3_latex,
     table3_markdown,
     values_by_seed,
+    with_columns,
 )
 from bench.stats import compare, holm
 
@@ -43,10 +46,6 @@ if TYPE_CHECKING:
 
 RESULT_TABLES = ("table2", "table4")
 TABLE_TITLES = {"table2": "Table 2", "table4": "Table 4"}
-COMPARISONS = {  # (ours, reference) pairs tested in each table
-    "table2": (("AugCNN", "text-CNN"), ("AugGCN", "ML-GCN"), ("AugLR", "TF-IDF+LR")),
-    "table4": (("AugCNN", "SDANN"), ("AugGCN", "ML-GCN")),
-}
 FIGURES = (("fig3", fig3, "Figure 3: AugCNN vs the number of synthetic examples |D_s|"),
            ("fig6", fig6, "Figure 6: mAP vs the number of labeled examples |D_l|"),
            ("fig7", fig7, "Figure 7: ablation of ADDES (variants feeding AugCNN and AugGCN)"),
@@ -59,15 +58,37 @@ IMAGE_FIGURES = (("fig4", fig4, "Figure 4: SDANN (AugCNN) vs the number of synth
 
 
 def _layout(records: pd.DataFrame, paper: PaperTable) -> tuple[list[str], list[str]]:
-    """Datasets and methods of one results table: the paper's (in its order; methods not run
+    """Datasets and columns of one results table: the paper's (in its order; methods not run
     show as missing) followed by any other ones present in the records."""
-    rows = records[records["experiment"] == paper.name]
+    rows = with_columns(records[records["experiment"] == paper.name])
     present = list(dict.fromkeys(rows["dataset"]))
     datasets = [d for d in paper.datasets if d in present] + [
         d for d in present if d not in paper.datasets]
-    methods = list(paper.methods) + [m for m in dict.fromkeys(rows["method"])
+    methods = list(paper.methods) + [m for m in dict.fromkeys(rows["column"])
                                      if m not in paper.methods]
     return datasets, methods
+
+
+def comparison_pairs(columns: Sequence[str]) -> list[tuple[str, str]]:
+    """The (ours, reference) pairs tested in a results table with these columns: each method
+    on D_e + D_s vs the method it augments (AugCNN vs text-CNN / SDANN, AugGCN vs ML-GCN, AugLR
+    vs TF-IDF+LR, Aug<name> vs <name>); a column fed by another generator variant also vs the
+    same method on the default's D_s; then each method under test (registered with
+    reference=False: a plugin's, by default) vs every other column that is not under test."""
+    registry = all_methods()
+
+    def spec(column: str):
+        return registry.get(column_method(column)[0])
+
+    pairs = []
+    for column in columns:
+        method, variant = column_method(column)
+        bases = [*(spec(column).augments if spec(column) else ()), *([method] if variant else [])]
+        pairs += [(column, base) for base in bases if base in columns]
+    under_test = [c for c in columns if spec(c) is not None and not spec(c).reference]
+    pairs += [(c, b) for c in under_test for b in columns
+              if b != c and b not in under_test and (c, b) not in pairs]
+    return pairs
 
 
 def comparisons_frame(records: pd.DataFrame, experiment: str, datasets: Sequence[str],
@@ -76,14 +97,14 @@ def comparisons_frame(records: pd.DataFrame, experiment: str, datasets: Sequence
     """Each (ours, reference) pair on each dataset and metric: means, difference with its 95%
     CI, test (paired by seed, else Welch), p-value and Holm-adjusted p over the whole frame.
     Pairs where either side has no successful seed are left out."""
-    rows = records[records["experiment"] == experiment]
+    rows = with_columns(records[records["experiment"] == experiment])
     out = []
     for dataset in datasets:
         here = rows[rows["dataset"] == dataset]
         for metric in metrics:
             for ours, ref in pairs:
-                a = values_by_seed(here[here["method"] == ours], metric)
-                b = values_by_seed(here[here["method"] == ref], metric)
+                a = values_by_seed(here[here["column"] == ours], metric)
+                b = values_by_seed(here[here["column"] == ref], metric)
                 if a and b:
                     c = compare(a, b)
                     out.append([dataset_label(dataset), metric, ours, ref, c.mean_a, c.mean_b,
@@ -177,7 +198,7 @@ def build_reports(run_dir: Path, records: pd.DataFrame, info: RunInfo,
                results_table_markdown(records, name, datasets, methods),
                f"Statistical comparisons ({TABLE_TITLES[name]}; Holm over the rows below):", "",
                _comparisons_markdown(comparisons_frame(records, name, datasets,
-                                                       COMPARISONS[name])), ""]
+                                                       comparison_pairs(methods))), ""]
     if table3_examples:
         path = run_dir / "tables" / "table3.tex"
         atomic_write_text(path, table3_latex(table3_examples, facts))

@@ -5,6 +5,11 @@ is bold; a dagger marks a best cell significantly better than the row's runner-u
 t-test by seed, Welch when the seeds differ; Holm-adjusted over the table's rows, p < 0.05).
 Methods that were not run show "--" and methods whose every seed failed show "failed": no
 number is ever invented.
+
+A column is a method, or "method (variant)" for a method on D_e + D_s fed by a generator
+variant other than the default (`column_of`). Columns that the paper's table does not have
+(TF-IDF+LR, AugLR, any other registered method) are starred, with the registry's summary of
+each in the legend.
 """
 
 from __future__ import annotations
@@ -18,14 +23,11 @@ from typing import Literal
 import pandas as pd
 from tabulate import tabulate
 
+from bench.methods import all_generators, all_methods, default_generator
 from bench.report import STD_CONVENTION, CaptionFacts, dataset_label
-from bench.report.paper import PaperTable
+from bench.report.paper import PaperTable, paper_table
 from bench.stats import Comparison, compare, holm, mean_std
 
-EXTRA_METHODS = ("TF-IDF+LR", "AugLR")  # not in the paper: the classical reference
-EXTRA_NOTE = ("not in the paper: TF-IDF+LR is a classical reference (TF-IDF features, "
-              "one-vs-rest logistic regression on D_e) and AugLR the same model trained on "
-              "D_e plus the synthetic D_s")
 ALPHA = 0.05
 
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
@@ -37,6 +39,48 @@ _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIALS))
 def latex_escape(text: str) -> str:
     """`text` with LaTeX's special characters escaped, for use in normal (text) mode."""
     return _LATEX_RE.sub(lambda m: _LATEX_SPECIALS[m.group()], str(text))
+
+
+def column_of(method: str, variant: object) -> str:
+    """A results-table column: the method, or "method (variant)" when its D_s comes from a
+    generator variant other than the default."""
+    if isinstance(variant, str) and variant != default_generator():
+        return f"{method} ({variant})"
+    return method
+
+
+def with_columns(records: pd.DataFrame) -> pd.DataFrame:
+    """The records with a `column` column (see `column_of`)."""
+    variants = records["p_variant"] if "p_variant" in records else [None] * len(records)
+    return records.assign(column=[column_of(m, v) for m, v
+                                  in zip(records["method"], variants, strict=True)])
+
+
+def column_method(column: str) -> tuple[str, str | None]:
+    """(method, variant or None) of a column made by `column_of`."""
+    method, _, variant = column.partition(" (")
+    return (method, variant[:-1]) if variant else (column, None)
+
+
+def column_summary(column: str) -> str:
+    """What a column is, from the registry (empty for a name it does not know)."""
+    method, variant = column_method(column)
+    spec = all_methods().get(method)
+    text = spec.summary.rstrip(".") if spec else ""
+    generator = all_generators().get(variant) if variant else None
+    if generator is not None:
+        text = f"{text}, D_s from {variant} ({generator.summary})"
+    return text
+
+
+def not_in_paper(experiment: str, columns: Sequence[str]) -> list[str]:
+    """The columns the paper's table `experiment` does not have (all of them for another
+    experiment)."""
+    try:
+        paper = set(paper_table(experiment).methods)
+    except KeyError:
+        paper = set()
+    return [c for c in columns if c not in paper]
 
 
 @dataclass(frozen=True)
@@ -79,6 +123,7 @@ class ResultsGrid:
     cells: dict[tuple[str, str, str], Cell]  # (dataset, metric, method)
     tests: list[RowTest]
     n_seeds: int
+    extra: tuple[str, ...] = ()  # columns the paper's table does not have (starred)
 
 
 def values_by_seed(rows: pd.DataFrame, metric: str) -> dict[int, float]:
@@ -100,13 +145,13 @@ def _cell(rows: pd.DataFrame, metric: str) -> Cell:
 def results_grid(records: pd.DataFrame, experiment: str, datasets: Sequence[str],
                  methods: Sequence[str], metrics: Sequence[str] = ("mAP", "AUC")) -> ResultsGrid:
     """Cells, bold and dagger flags of one table (see the module docstring)."""
-    frame = records[records["experiment"] == experiment]
+    frame = with_columns(records[records["experiment"] == experiment])
     rows = [(d, m) for d in datasets for m in metrics]
     cells: dict[tuple[str, str, str], Cell] = {}
     pending: list[tuple[str, str, str, str, Comparison]] = []
     for dataset, metric in rows:
         here = frame[frame["dataset"] == dataset]
-        row = {meth: _cell(here[here["method"] == meth], metric) for meth in methods}
+        row = {meth: _cell(here[here["column"] == meth], metric) for meth in methods}
         ranked = sorted((c.mean, meth) for meth, c in row.items() if c.state == "ok")[::-1]
         if ranked:
             best = ranked[0][1]
@@ -123,7 +168,8 @@ def results_grid(records: pd.DataFrame, experiment: str, datasets: Sequence[str]
             key = (t.dataset, t.metric, t.best)
             cells[key] = replace(cells[key], significant=True)
     return ResultsGrid(rows=rows, methods=list(methods), cells=cells, tests=tests,
-                       n_seeds=int(frame["seed"].nunique()))
+                       n_seeds=int(frame["seed"].nunique()),
+                       extra=tuple(not_in_paper(experiment, methods)))
 
 
 def _number(cell: Cell, pm: str) -> str:
@@ -158,8 +204,8 @@ def _markdown_cell(cell: Cell) -> str:
         f" ({_partial(cell)} ok)" if _partial(cell) else "")
 
 
-def _method_header(method: str, latex: bool) -> str:
-    if method not in EXTRA_METHODS:
+def _method_header(method: str, grid: ResultsGrid, latex: bool) -> str:
+    if method not in grid.extra:
         return latex_escape(method) if latex else method
     return latex_escape(method) + "$^{*}$" if latex else f"{method} *"
 
@@ -174,9 +220,11 @@ def _legend(grid: ResultsGrid, latex: bool) -> str:
             f"differ; Holm-adjusted over the {n_tests} best-vs-runner-up comparison"
             f"{'s' if n_tests != 1 else ''} of this table, {below}). "
             f"--: not run; failed: every seed failed; (k/n): only k of n seeds succeeded.")
-    if any(m in EXTRA_METHODS for m in grid.methods):
+    if grid.extra:
         star = "$^{*}$" if latex else "*"
-        text += f" {star} {latex_escape(EXTRA_NOTE) if latex else EXTRA_NOTE}."
+        note = "not in the paper: " + "; ".join(
+            f"{c}: {column_summary(c)}" if column_summary(c) else c for c in grid.extra)
+        text += f" {star} {latex_escape(note) if latex else note}."
     return text
 
 
@@ -195,7 +243,7 @@ def results_table_latex(records: pd.DataFrame, experiment: str, datasets: Sequen
              rf"\label{{tab:{latex_escape(experiment)}}}",
              r"\setlength{\tabcolsep}{2pt}",
              r"\begin{tabular}{l" + "c" * len(methods) + "}", r"\toprule",
-             " & ".join(["Metric", *(_method_header(m, True) for m in methods)]) + r" \\"]
+             " & ".join(["Metric", *(_method_header(m, grid, True) for m in methods)]) + r" \\"]
     for i, (dataset, metric) in enumerate(grid.rows):
         if i == 0 or dataset != grid.rows[i - 1][0]:  # a dataset's rows under its name
             lines += [r"\midrule", rf"\multicolumn{{{len(methods) + 1}}}{{l}}"
@@ -212,7 +260,7 @@ def results_table_markdown(records: pd.DataFrame, experiment: str, datasets: Seq
     grid = results_grid(records, experiment, datasets, methods, metrics)
     body = [[dataset_label(d), metric, *(_markdown_cell(grid.cells[(d, metric, m)])
                                          for m in methods)] for d, metric in grid.rows]
-    headers = ["Dataset", "Metric", *(_method_header(m, False) for m in methods)]
+    headers = ["Dataset", "Metric", *(_method_header(m, grid, False) for m in methods)]
     table = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
     return table + "\n\n" + _legend(grid, False) + "\n"
 
