@@ -38,11 +38,17 @@ from tqdm import tqdm
 
 from addes.data import Inputs
 from baselines.training import TrainConfig
-from bench.data.spec import DataSpec
-from bench.data.splits import (DEFAULT_RELATIONS, Split, file_stamp, load_split, modality_of,
-                               register_spec)
-from bench.errors import UserError
 from bench import kernels
+from bench.data.spec import DataSpec
+from bench.data.splits import (
+    DEFAULT_RELATIONS,
+    Split,
+    file_stamp,
+    load_split,
+    modality_of,
+    register_spec,
+)
+from bench.errors import UserError
 from bench.io import atomic_write_json
 from bench.locks import file_lock
 from bench.methods import MethodContext, MethodSpec, all_methods, get_method
