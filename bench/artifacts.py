@@ -40,9 +40,12 @@ DEFAULT_LABEL_SAMPLING = "resample"
 
 
 def split_fingerprint(split: Split) -> str:
-    """Hash of the bytes of D_l's inputs, its inexact labels and D_u's inputs."""
+    """Hash of the bytes of D_l's inputs, its inexact labels, D_u's inputs and the hidden true
+    target labels of D_l (what ADDES-W reads): a split that differs in any of them, e.g. the
+    leak test's scrambled copy, never reuses another's generator or D_s."""
     h = hashlib.sha1()
-    for arr in (split.labeled.x, split.y_s, split.unlabeled.x):
+    for arr in (split.labeled.x, split.y_s, split.unlabeled.x,
+                split.oracle_target_labels("labeled")):
         h.update(np.ascontiguousarray(arr).tobytes())
     return h.hexdigest()[:16]
 

@@ -265,15 +265,14 @@ def run(args: argparse.Namespace) -> int:
     if image:
         load_word_list(word_list)  # a bad --word-list fails here
     data_dir = None if spec else find_data_dir(args.data_dir, args.suite)
-    if data_dir is None and image:
-        print(f"bench: no real data found; using the synthetic stand-in (built-in renderer) "
-              f"(put Synth90k / MJSynth images, e.g. its 90kDICT32px tree or a folder of "
-              f"<n>_<word>_<m>.jpg files, in data/{args.suite}/ or pass --data-dir)",
-              file=sys.stderr)
-    elif data_dir is None and spec is None:
-        print(f"bench: no real data found; using the synthetic stand-in (put StackSample "
-              f"Questions.csv + Tags.csv, or labeled.tsv [+ unlabeled.tsv], in "
-              f"data/{args.suite}/ or pass --data-dir)", file=sys.stderr)
+    # said once the command is known to be valid: a user error stays one line on stderr
+    notice = None if data_dir is not None or spec is not None else (
+        f"bench: no real data found; using the synthetic stand-in (built-in renderer) (put "
+        f"Synth90k / MJSynth images, e.g. its 90kDICT32px tree or a folder of <n>_<word>_<m>.jpg "
+        f"files, in data/{args.suite}/ or pass --data-dir)" if image else
+        f"bench: no real data found; using the synthetic stand-in (put StackSample "
+        f"Questions.csv + Tags.csv, or labeled.tsv [+ unlabeled.tsv], in "
+        f"data/{args.suite}/ or pass --data-dir)")
     run_name = (f"{args.suite}-{scale.name}" + (f"-{data_dir.name}" if data_dir else "")
                 + ("" if args.dtype == "fp32" else f"-{args.dtype}"))
     run_dir = args.out / run_name
@@ -292,14 +291,19 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:  # the job grid and its estimated cost: trains and writes nothing
         from bench.plan import dry_run
 
-        return dry_run(ctx, experiments, methods, jobs=args.jobs,
-                       retry_failed=args.retry_failed, cost_data=args.cost_data,
-                       dtype=args.dtype)
+        status = dry_run(ctx, experiments, methods, jobs=args.jobs,
+                         retry_failed=args.retry_failed, cost_data=args.cost_data,
+                         dtype=args.dtype)
+        if notice:
+            print(notice, file=sys.stderr)
+        return status
     check_writable(run_dir)
     with cluster.connect(args.scheduler) if args.scheduler else nullcontext() as client:
         for dataset in _datasets(ctx):  # bad data fails here, before anything is written
             load_split(dataset, scale, data_dir, ctx.cache_dir, ctx.relations,
                        word_list=ctx.word_list)
+        if notice:
+            print(notice, file=sys.stderr)
         experiment_jobs = (_spec_jobs(experiments, scale, methods, spec.name) if spec else
                            [(e.name, job) for e in experiments
                             for job in expand(e, scale, methods)])

@@ -9,7 +9,9 @@ metric. Two modes:
   *regression* when its Holm p < `alpha` (0.05) and the drop old - new >= `min_effect`
   (absolute, default 0.01). Cells with fewer than two values per side cannot be tested and
   are listed as such; when all per-seed differences are equal (zero variance) the p-value is
-  0 for a drop and 1 otherwise instead of scipy's NaN.
+  0 for a drop and 1 otherwise instead of scipy's NaN. A cell of the reference whose every
+  seed failed in the new run (no finite value of a metric) fails the gate: there is nothing
+  to compare, and "0 regressions" would hide a method that no longer runs.
 - exact (`--exact`): every (cell, seed, metric) value must be bit-identical (same machine
   kind, CPU); any change fails. This is how a refactor proves it changed nothing.
 
@@ -49,6 +51,7 @@ DEFAULT_MIN_EFFECT = 0.01
 CELL = ("experiment", "dataset", "method", "point")
 REFERENCE_COLUMNS = ("experiment", "dataset", "method", *PARAM_COLUMNS, "seed", "status",
                      *METRICS, "key")
+NO_SUCCESS = "FAILED (no successful seed)"
 ENV_FIELDS = ("git_commit", "git_dirty", "torch", "numpy", "python", "machine", "device",
               "threads", "dtype", "cpu_capability", "kernels")
 #: environment fields whose difference may change the last bits of a value
@@ -135,7 +138,7 @@ def _p_degraded(new: dict[int, float], old: dict[int, float]) -> tuple[float, st
 def statistical_check(old: pd.DataFrame, new: pd.DataFrame, min_effect: float = DEFAULT_MIN_EFFECT,
                       alpha: float = ALPHA) -> pd.DataFrame:
     """One row per (cell, metric) present on both sides: means, delta, test, p, Holm p and a
-    verdict ('REGRESSION', 'ok', 'improved', 'untested (n<2)', ...)."""
+    verdict ('REGRESSION', 'ok', 'improved', 'untested (n<2)', NO_SUCCESS, ...)."""
     rows = []
     new_groups = dict(iter(new.groupby(list(CELL), sort=False)))
     for cell, here_old in old.groupby(list(CELL), sort=False):
@@ -144,7 +147,11 @@ def statistical_check(old: pd.DataFrame, new: pd.DataFrame, min_effect: float = 
             continue
         for metric in METRICS:
             a, b = _values(here_new, metric), _values(here_old, metric)
-            if not a or not b:
+            if not b:
+                continue
+            if not a:  # every seed of the cell failed (or gave NaN) in the new run
+                rows.append([*cell, metric, len(b), 0, float(np.mean(list(b.values()))),
+                             math.nan, math.nan, "-", math.nan])
                 continue
             p, test = _p_degraded(a, b)
             mean_new, mean_old = float(np.mean(list(a.values()))), float(np.mean(list(b.values())))
@@ -152,8 +159,12 @@ def statistical_check(old: pd.DataFrame, new: pd.DataFrame, min_effect: float = 
                          test, p])
     frame = pd.DataFrame(rows, columns=[*CELL, "metric", "n_old", "n_new", "old", "new", "delta",
                                         "test", "p"])
-    frame["p_holm"] = holm(frame["p"].tolist()) if len(frame) else []
-    frame["verdict"] = [_verdict(r.delta, r.p_holm, min_effect, alpha) for r in frame.itertuples()]
+    tested = frame["n_new"] > 0
+    frame["p_holm"] = math.nan
+    if tested.any():
+        frame.loc[tested, "p_holm"] = holm(frame.loc[tested, "p"].tolist())
+    frame["verdict"] = [NO_SUCCESS if r.n_new == 0 else
+                        _verdict(r.delta, r.p_holm, min_effect, alpha) for r in frame.itertuples()]
     return frame
 
 
@@ -211,8 +222,16 @@ class Result:
         return self.table[self.table["verdict"] == "REGRESSION"]
 
     @property
+    def without_success(self) -> pd.DataFrame:
+        """Statistical mode: the (cell, metric) rows whose every new seed failed."""
+        if self.exact:
+            return self.table.iloc[:0]
+        return self.table[self.table["verdict"] == NO_SUCCESS]
+
+    @property
     def failed(self) -> bool:
-        return bool(len(self.regressions)) or (self.exact and bool(len(self.cells)))
+        return (bool(len(self.regressions)) or bool(len(self.without_success))
+                or (self.exact and bool(len(self.cells))))
 
     def summary(self) -> str:
         changes = self.cells["change"] if len(self.cells) else pd.Series(dtype=str)
@@ -227,6 +246,14 @@ class Result:
             head = (f"statistical check: {len(self.regressions)} of {self.n_compared} "
                     f"comparisons degraded significantly (Holm p < {ALPHA}, drop >= "
                     f"{self.min_effect:g})")
+            empty = self.without_success
+            if len(empty):
+                cells = empty.drop_duplicates(list(CELL))
+                names = "; ".join(f"{r.experiment} {r.dataset} {r.method}"
+                                  + ("" if r.point == "-" else f" ({r.point})")
+                                  for r in cells.itertuples())
+                head += (f"; {len(cells)} cell(s) of the reference have no successful seed "
+                         f"in the new run: {names}")
         return f"{head}{side} -> {'FAIL' if self.failed else 'PASS'}"
 
 
@@ -248,7 +275,7 @@ def check(reference: pd.DataFrame, records: pd.DataFrame, *, exact: bool = False
         n = len(old.merge(new, on=[*CELL, "seed"])) * len(METRICS)
     else:
         table = statistical_check(old, new, min_effect)
-        n = len(table)
+        n = int((table["n_new"] > 0).sum())  # comparisons made (cells without success: none)
     return Result(exact, min_effect, table, cells, n, len(old_all) - len(old))
 
 

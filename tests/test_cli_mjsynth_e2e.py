@@ -57,4 +57,5 @@ def test_mjsynth_rerun_trains_nothing(mj_run):
 
 def test_bad_word_list_is_a_user_error(tmp_path):
     proc = _run(tmp_path, "--word-list", str(tmp_path / "missing.list"))
-    assert proc.returncode == 2 and "word list not found" in proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1 and "word list not found" in err[0], err

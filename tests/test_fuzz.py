@@ -1,7 +1,8 @@
 """Fuzzing the text loaders and the relations parser: no input crashes them with anything but
 bench.errors.UserError (a one-line message for the user), and what they return is well formed.
 
-Counts of examples run are printed at the end of the module (pytest -s) and kept in EXAMPLES.
+Counts of examples run are printed at the end of the module (pytest -s) and kept in EXAMPLES;
+each loader test also asserts that a reasonable share of its inputs was accepted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bench.errors import UserError
 N = int(os.environ.get("BENCH_FUZZ_EXAMPLES", "100"))  # per file-reading test
 FAST_N = 5 * N  # per pure-function test
 EXAMPLES: Counter = Counter()
-OK: Counter = Counter()  # inputs accepted (not a UserError), per target
+OK: Counter = Counter()  # inputs accepted (not a UserError), per target (EXAMPLES' names)
 SETTINGS = dict(deadline=None, database=None,
                 derandomize=not os.environ.get("BENCH_FUZZ_RANDOM"),  # reproducible by default
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -80,10 +81,34 @@ def _tmpdir() -> Path:
     return Path(tempfile.mkdtemp(dir=_ROOT.name))
 
 
-def _expect_only_user_error(fn, *args):
+def fuzz(name: str, n: int, *strategies, min_accepted: float | None = None):
+    """Turn `check(*inputs)` into a test that runs it on n generated inputs and then, when
+    `min_accepted` is given, asserts that at least that share of them was accepted (a loader
+    that rejects everything with a UserError would otherwise pass). The shares seen with the
+    default (derandomized) inputs are at least twice each threshold."""
+    def wrap(check):
+        def test():
+            @settings(max_examples=n, **SETTINGS)
+            @given(st.tuples(*strategies))
+            def one(inputs):
+                EXAMPLES[name] += 1
+                check(*inputs)
+
+            one()
+            share = OK[name] / max(1, EXAMPLES[name])
+            assert min_accepted is None or share >= min_accepted, (
+                f"{name}: only {OK[name]} of {EXAMPLES[name]} generated inputs accepted "
+                f"({share:.0%} < {min_accepted:.0%})")
+
+        test.__name__, test.__doc__ = check.__name__, check.__doc__
+        return test
+    return wrap
+
+
+def _expect_only_user_error(name: str, fn, *args):
     try:
         result = fn(*args)
-        OK[fn.__name__] += 1
+        OK[name] += 1
         return result
     except UserError as err:
         assert "\n" not in str(err), str(err)  # the CLI prints it on one line
@@ -93,19 +118,15 @@ def _expect_only_user_error(fn, *args):
 # ---------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=FAST_N, **SETTINGS)
-@given(st.one_of(st.text(max_size=80), CELL))
+@fuzz("parse_tag_list", FAST_N, st.one_of(st.text(max_size=80), CELL), min_accepted=0.35)
 def test_parse_tag_list(text):
-    EXAMPLES["parse_tag_list"] += 1
-    tags = _expect_only_user_error(so.parse_tag_list, text, "f.tsv, row 2")
+    tags = _expect_only_user_error("parse_tag_list", so.parse_tag_list, text, "f.tsv, row 2")
     if tags is not None:
         assert all(isinstance(t, str) and t == t.strip().lower() for t in tags)
 
 
-@settings(max_examples=FAST_N, **SETTINGS)
-@given(st.text(max_size=200))
+@fuzz("tokenize", FAST_N, st.text(max_size=200))
 def test_tokenize(text):
-    EXAMPLES["tokenize"] += 1
     import re
 
     tokens = tokenize(text)
@@ -113,53 +134,50 @@ def test_tokenize(text):
     assert tokenize(" ".join(tokens)) == tokens  # tokens survive a round trip
 
 
-@settings(max_examples=N, **SETTINGS)
-@given(table_bytes(["title", "tags"]))
+@fuzz("labeled.tsv reader", N, table_bytes(["title", "tags"]), min_accepted=0.2)
 def test_labeled_tsv_reader(body):
-    EXAMPLES["labeled.tsv reader"] += 1
     folder = _tmpdir()
     (folder / "labeled.tsv").write_bytes(body)
-    result = _expect_only_user_error(so._read_labeled_tsv, folder / "labeled.tsv")
+    result = _expect_only_user_error("labeled.tsv reader", so._read_labeled_tsv,
+                                     folder / "labeled.tsv")
     if result is not None:
         titles, tag_lists = result
         assert len(titles) == len(tag_lists)
         assert all(isinstance(t, str) for t in titles)
 
 
-@settings(max_examples=N, **SETTINGS)
-@given(table_bytes(["title"]))
+@fuzz("unlabeled.tsv reader", N, table_bytes(["title"]), min_accepted=0.3)
 def test_unlabeled_tsv_reader(body):
-    EXAMPLES["unlabeled.tsv reader"] += 1
     folder = _tmpdir()
     (folder / "unlabeled.tsv").write_bytes(body)
-    titles = _expect_only_user_error(so._read_unlabeled_tsv, folder / "unlabeled.tsv")
+    titles = _expect_only_user_error("unlabeled.tsv reader", so._read_unlabeled_tsv,
+                                     folder / "unlabeled.tsv")
     assert titles is None or all(isinstance(t, str) for t in titles)
 
 
-@settings(max_examples=N, **SETTINGS)
-@given(table_bytes(["Id", "Title"]), table_bytes(["Id", "Tag"]))
+@fuzz("StackSample reader", N, table_bytes(["Id", "Title"]), table_bytes(["Id", "Tag"]),
+      min_accepted=0.05)
 def test_stacksample_reader(questions, tags):
-    EXAMPLES["StackSample reader"] += 1
     folder = _tmpdir()
     (folder / "Questions.csv").write_bytes(questions)
     (folder / "Tags.csv").write_bytes(tags)
-    result = _expect_only_user_error(so._read_stacksample, folder / "Questions.csv",
-                                     folder / "Tags.csv")
+    result = _expect_only_user_error("StackSample reader", so._read_stacksample,
+                                     folder / "Questions.csv", folder / "Tags.csv")
     if result is not None:
         titles, tag_lists = result
         assert len(titles) == len(tag_lists)
 
 
-@settings(max_examples=N, **SETTINGS)
-@given(table_bytes(["title", "tags"]), st.one_of(st.none(), table_bytes(["title"])))
+@fuzz("corpus loader (labeled + unlabeled)", N, table_bytes(["title", "tags"]),
+      st.one_of(st.none(), table_bytes(["title"])), min_accepted=0.08)
 def test_whole_corpus_loader(labeled, unlabeled):
     """Readers + tag filtering + the corpus cache, as --data-dir uses them."""
-    EXAMPLES["corpus loader (labeled + unlabeled)"] += 1
     folder = _tmpdir()
     (folder / "labeled.tsv").write_bytes(labeled)
     if unlabeled is not None:
         (folder / "unlabeled.tsv").write_bytes(unlabeled)
-    corpus = _expect_only_user_error(so.load_corpus, folder, folder / "cache")
+    corpus = _expect_only_user_error("corpus loader (labeled + unlabeled)", so.load_corpus,
+                                     folder, folder / "cache")
     if corpus is not None:
         assert corpus.labels.shape == (len(corpus.titles), len(corpus.tags))
         assert corpus.labels.sum(axis=1).min() >= 1
@@ -176,18 +194,20 @@ JSON = st.recursive(
     max_leaves=12)
 
 
-@settings(max_examples=N, **SETTINGS)
-@given(st.one_of(JSON.map(lambda v: json.dumps(v).encode()),
-                 st.dictionaries(st.sampled_from(TAGS + ["_note"]),
-                                 st.lists(st.sampled_from(TAGS + ["nothing"]), max_size=3))
-                 .map(lambda v: json.dumps(v).encode()),
-                 st.binary(max_size=100),
-                 st.text(max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass"))))
+RELATIONS = st.one_of(
+    JSON.map(lambda v: json.dumps(v).encode()),
+    st.dictionaries(st.sampled_from(TAGS + ["_note"]),
+                    st.lists(st.sampled_from(TAGS + ["nothing"]), max_size=3))
+    .map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=100),
+    st.text(max_size=60).map(lambda t: t.encode("utf-8", "surrogatepass")))
+
+
+@fuzz("relations parser", N, RELATIONS, min_accepted=0.25)
 def test_relations_parser(body):
-    EXAMPLES["relations parser"] += 1
     path = _tmpdir() / "relations.json"
     path.write_bytes(body)
-    relations = _expect_only_user_error(load_relations, path)
+    relations = _expect_only_user_error("relations parser", load_relations, path)
     if relations is not None:
         assert all(isinstance(k, str) and isinstance(v, list) for k, v in relations.items())
 

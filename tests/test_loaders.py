@@ -59,6 +59,26 @@ def test_corpus_is_cached_and_second_load_reads_the_cache(tmp_path, monkeypatch)
     assert load_corpus(tmp_path, tmp_path / "cache").titles == first.titles
 
 
+@pytest.mark.parametrize("same_size", [True, False])
+def test_corpus_cache_is_rebuilt_after_a_source_file_changes(tmp_path, same_size):
+    """The cache is keyed by each source file's size and mtime: an edited Tags.csv (of the same
+    size, or not) is read again, not served from the cache."""
+    import os
+
+    _write_stacksample(tmp_path)
+    first = load_corpus(tmp_path, tmp_path / "cache")
+    assert dict(zip(first.tags, first.labels[1], strict=True))["c#"] == 1
+    tags = tmp_path / "Tags.csv"
+    stat = tags.stat()
+    body = tags.read_bytes().replace(b"2,c#", b"2,js" if same_size else b"2,javascript")
+    tags.write_bytes(body)
+    os.utime(tags, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a later edit
+    assert (tags.stat().st_size == stat.st_size) == same_size
+    again = load_corpus(tmp_path, tmp_path / "cache")
+    row = dict(zip(again.tags, again.labels[1], strict=True))
+    assert "c#" not in row and row["js" if same_size else "javascript"] == 1
+
+
 def test_labeled_tsv_with_unlabeled_titles(tmp_path):
     (tmp_path / "labeled.tsv").write_text(
         "title\ttags\n"

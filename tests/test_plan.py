@@ -80,4 +80,5 @@ def test_unreadable_cost_data_is_a_user_error(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     assert main([*ARGS, "--out", str(tmp_path / "r"), "--cost-data", str(bad)]) == 2
-    assert "not a cost data file" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "not a cost data file" in err[0], err

@@ -78,6 +78,27 @@ def test_unmatched_seeds_use_welch_and_single_seed_is_untested():
     assert f8["verdict"].str.startswith("untested").all()
 
 
+def test_cell_whose_every_seed_failed_fails_the_gate():
+    """A method whose every seed fails in the new run leaves nothing to compare: that is a
+    failure of the gate with the cell named, not "PASS: 0 of 0 comparisons"."""
+    old = _records({("table2", "text-CNN"): BASE, ("table2", "GRU"): OTHER})
+    new = _records({("table2", "text-CNN"): BASE, ("table2", "GRU"): OTHER})
+    gru = new["method"] == "GRU"
+    new.loc[gru, ["mAP", "AUC"]] = np.nan
+    new.loc[gru, "status"] = "failed"
+    result = regress.check(old, new)
+    assert result.failed and result.regressions.empty
+    assert set(result.without_success["method"]) == {"GRU"}
+    summary = result.summary()
+    assert "FAIL" in summary and "no successful seed" in summary and "table2 stackoverflow-1 GRU" \
+        in summary
+    assert "FAILED (no successful seed)" in regress.result_markdown(result)
+    only_failed = _records({("table2", "GRU"): OTHER})
+    only_failed[["mAP", "AUC"]] = np.nan
+    result = regress.check(_records({("table2", "GRU"): OTHER}), only_failed)
+    assert result.failed and result.n_compared == 0 and "FAIL" in result.summary()
+
+
 def test_new_and_missing_cells_are_listed():
     old = _records({("table2", "text-CNN"): BASE, ("table2", "GRU"): OTHER})
     new = _records({("table2", "text-CNN"): BASE, ("table2", "AugLR"): OTHER})
@@ -188,10 +209,11 @@ def test_reference_of_another_scale_or_suite_is_refused(reference, tmp_path, cap
     code = cli.main([*FAST, "--out", str(tmp_path / "out"), "--check", str(other)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert err[-1].startswith("error: --check") and f"{field} {value!r}" in err[-1]
+    assert len(err) == 1 and err[0].startswith("error: --check") and f"{field} {value!r}" in err[0]
     assert not (tmp_path / "out" / "stackoverflow-smoke" / "records").exists()  # nothing ran
 
 
 def test_exact_without_check_is_a_user_error(tmp_path, capsys):
     assert cli.main([*FAST, "--out", str(tmp_path), "--exact"]) == 2
-    assert "--exact needs --check" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--exact needs --check" in err[0], err

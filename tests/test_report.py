@@ -181,13 +181,85 @@ def _doc(body: str) -> str:
             + body + "\n\\end{document}\n")
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
-def test_latex_compiles(tmp_path):
+# LaTeX that compiles with the article class and booktabs: what the tables may use
+KNOWN_COMMANDS = {"begin", "end", "centering", "scriptsize", "small", "footnotesize", "caption",
+                  "label", "setlength", "tabcolsep", "toprule", "midrule", "bottomrule",
+                  "multicolumn", "textbf", "textit", "textasciitilde", "textasciicircum",
+                  "textbackslash", "linewidth", "pm", "dagger", "ddagger", "cmidrule",
+                  "documentclass", "usepackage", "input", "times", "ldots", "dots", "emph"}
+COLUMN = re.compile(r"[lcr]|[pmb]\{[^{}]*\}")
+
+
+def latex_problems(tex: str) -> list[str]:
+    """Structural faults that stop pdflatex: unbalanced braces, math shifts or environments,
+    an unescaped # % _ ^ & outside their place, an unknown command, or a tabular row whose
+    cells do not fill the declared columns (\\multicolumn counted). Checked where pdflatex is
+    missing; where it is present the document is also compiled."""
+    problems = []
+    body = re.sub(r"\\[{}%&#$_\\ ]", "", tex.replace("\\\\", "\n\\rowend "))
+    depth = 0
+    for ch in body:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            problems.append("a } closes nothing")
+            depth = 0
+    if depth:
+        problems.append(f"{depth} unclosed {{")
+    math = re.split(r"\$", body)
+    if len(math) % 2 == 0:
+        problems.append("unbalanced $")
+    text = "".join(math[::2])  # outside math mode
+    for ch in "#%_^":
+        if ch in text:
+            problems.append(f"unescaped {ch!r} in text")
+    for name in set(re.findall(r"\\([A-Za-z]+)", body)) - KNOWN_COMMANDS - {"rowend"}:
+        problems.append(f"unknown command \\{name}")
+    stack = []
+    for kind, env in re.findall(r"\\(begin|end)\{([^}]*)\}", body):
+        if kind == "begin":
+            stack.append(env)
+        elif not stack or stack.pop() != env:
+            problems.append(f"\\end{{{env}}} does not match")
+    problems += [f"\\begin{{{env}}} not closed" for env in stack]
+    for spec, rows in re.findall(r"\\begin\{tabular\}\{((?:[^{}]|\{[^{}]*\})*)\}(.*?)"
+                                 r"\\end\{tabular\}", body, re.S):
+        n_cols = len(COLUMN.findall(spec))
+        *rows, last = (re.sub(r"\\(toprule|midrule|bottomrule)", "", row).strip()
+                       for row in rows.split("\\rowend"))
+        if last:
+            problems.append(f"a tabular row without its \\\\: {last[:60]}")
+        for row in rows:
+            spans = [int(k) for k in re.findall(r"\\multicolumn\{(\d+)\}", row)]
+            cells = row.count("&") + 1 - len(spans) + sum(spans)
+            if cells != n_cols:
+                problems.append(f"row of {cells} cells in a {n_cols}-column tabular: {row[:60]}")
+    stray = re.sub(r"\\begin\{tabular\}.*?\\end\{tabular\}", "", text, flags=re.S)
+    if "&" in stray:
+        problems.append("unescaped '&' outside a tabular")
+    return problems
+
+
+def test_latex_checker_finds_each_fault():
+    good = _doc("\\begin{tabular}{lc}\n\\toprule\nA & \\textbf{b}$\\pm$ \\\\\n"
+                "\\multicolumn{2}{l}{x\\_y \\% \\#} \\\\\n\\bottomrule\n\\end{tabular}")
+    assert latex_problems(good) == []
+    for fault in ("{", "}", "$", "#", "%", "a_b", "x^2", "\\textbff{x}", "\\begin{center}",
+                  "\\end{table}", "A & B & C \\\\", "a & b"):
+        broken = good.replace("\\bottomrule", fault + "\n\\bottomrule") if "&" in fault \
+            else good.replace("\\end{document}", fault + "\n\\end{document}")
+        assert latex_problems(broken), fault
+
+
+def test_latex_is_well_formed_and_compiles(tmp_path):
     records = make_records()
-    (tmp_path / "table2.tex").write_text(_table2_latex(records))
-    (tmp_path / "table3.tex").write_text(table3_latex(
+    tables = {"table2.tex": _table2_latex(records), "table3.tex": table3_latex(
         [{"inputs_labels": ["c#", "c++"], "text": r"$.ajax {x} ~ ^ \ 100% a_b & #1",
-          "target_on": False}], FACTS))
+          "target_on": False}], FACTS)}
+    for name, tex in tables.items():
+        assert latex_problems(_doc(tex)) == [], name
+        (tmp_path / name).write_text(tex)
+    if shutil.which("pdflatex") is None:
+        return  # the structural check above is what runs here
     (tmp_path / "doc.tex").write_text(_doc("\\input{table2.tex}\n\\input{table3.tex}"))
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)

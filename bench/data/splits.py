@@ -124,10 +124,17 @@ class Split:
         """
         return self._hidden_y_t[part]
 
-    def with_scrambled_oracle(self, seed: int) -> Split:
-        """A copy whose hidden training-side target labels are shuffled (for the leak test)."""
+    def with_scrambled_oracle(self, seed: int, flip: float = 0.3) -> Split:
+        """A copy whose hidden training-side target labels are shuffled (rows permuted) and
+        then a `flip` share of the known 0/1 entries flipped, so that each target's prevalence
+        changes too and a leak of label frequencies alone is visible (for the leak tests).
+        Unknown entries (-1) stay unknown."""
         rng = np.random.default_rng(seed)
-        scrambled = {k: rng.permutation(v) for k, v in self._hidden_y_t.items()}
+        scrambled = {}
+        for part, labels in self._hidden_y_t.items():
+            y = rng.permutation(labels)
+            flipped = (rng.random(y.shape) < flip) & (y >= 0)
+            scrambled[part] = np.where(flipped, 1 - y, y).astype(labels.dtype)
         return replace(self, _hidden_y_t=scrambled)
 
     def estimated_targets(self, y_s: np.ndarray) -> np.ndarray:
