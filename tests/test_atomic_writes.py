@@ -22,6 +22,8 @@ HELPERS = ROOT / "bench" / "io.py"
 ALLOWED = {
     "bench/locks.py": ("os.open", "a lock file: opened for flock, its content is never written"),
     "bench/cli.py": ("os.open", "os.devnull, to silence a closed stdout"),
+    "bench/fetch.py": ("part.open", "a download's .part file, appended in place to resume; it "
+                       "becomes the file only by an atomic rename once verified"),
 }
 WRITE_METHODS = {"write_text", "write_bytes", "savefig", "tofile", "savetxt", "savez",
                  "savez_compressed", "to_pickle", "to_parquet", "to_excel", "to_feather",
