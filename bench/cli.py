@@ -62,7 +62,7 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog="run_all.py", description="ADDES benchmark suite (Dai et al., KDD 2021)")
     p.add_argument("--suite", choices=None, help=f"one of: {', '.join(SUITES)}, all")
-    p.add_argument("--scale", default="quick", help="smoke | quick (default) | paper")
+    p.add_argument("--scale", default="quick", help="smoke | quick (default) | mjcpu | paper")
     p.add_argument("--data-dir", type=Path, help="folder with real data (default: "
                    "$ADDES_DATA/<suite>, ./data/<suite>, else the synthetic stand-in)")
     p.add_argument("--word-list", type=Path, help="MJSynth suite: word corpus for the class "

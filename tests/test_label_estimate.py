@@ -110,3 +110,17 @@ def test_tiny_fit_against_probabilities_learns_them():
 def test_soft_bce_by_hand():
     assert soft_bce(np.array([0.5]), np.array([0.5])) == pytest.approx(np.log(2))
     assert soft_bce(np.array([1.0, 0.0]), np.array([0.5, 0.5])) == pytest.approx(np.log(2))
+
+
+def test_mjcpu_tier_has_the_paper_image_sizes_and_a_dry_run(tmp_path, capsys):
+    from bench.cli import main
+
+    mjcpu, quick, paper = get_scale("mjcpu"), get_scale("quick"), get_scale("paper")
+    sizes = ("mj_n_labeled", "mj_n_unlabeled", "mj_n_test")
+    assert [getattr(mjcpu, f) for f in sizes] == [getattr(paper, f) for f in sizes]
+    assert mjcpu.identity("text") == {**quick.identity("text"), "name": "mjcpu"}
+    assert main(["--suite", "mjsynth", "--scale", "mjcpu", "--jobs", "1", "--dry-run",
+                 "--out", str(tmp_path / "r")]) == 0
+    text = capsys.readouterr().out
+    assert "Dry run of mjsynth at scale mjcpu" in text and "D_s of 6000 images" in text
+    assert not (tmp_path / "r").exists()
