@@ -4,9 +4,13 @@
 to finish on a 2-core CPU (one ADDES generator costs about 30 s of one core there, and the
 suite needs about 30 of them) while keeping the paper's |D_l| = 2k and five seeds for the
 tables; Figure 8's grid is 4 x 3 at this tier (the paper's beta = 0.01 and 100 dropped); `mjcpu` is for the
-MJSynth suite only: the paper's image data sizes (D_l 6k, D_u 24k, test 10k) with quick's
-narrow networks and budgets, where SDANN on D_e is clearly above chance (issue 17); `paper` uses the
-sizes of Section 5 (meant for a GPU or a cluster). `run_all.py --list` prints this table.
+MJSynth suite only (issue 17): the paper's image data sizes (D_l 6k, D_u 24k, test 10k) with
+quick's narrow networks (width 1/8), 12 epochs and 3 seeds, so that Table 4 fits about 75 min
+of a 2-core machine (`--dry-run --experiments table4 --jobs 2`; the whole suite about 1.8 h,
+plus rendering 41k images once, about 10 min of one core); its text fields are quick's. How
+far SDANN on D_e can get above chance there is bounded by the target estimate of D_e
+(`python -m bench.label_estimate`); `paper` uses the sizes of Section 5 (meant for a GPU or a
+cluster). `run_all.py --list` prints this table.
 """
 
 from __future__ import annotations
