@@ -2,7 +2,7 @@
 
     python -m bench.estimate_compare --dataset mjsynth-1 --method SDANN --scale mjcpu
         --seeds 0,1,2 --estimates hard,soft [--word-list FILE] [--data-dir DIR]
-        [--out DIR] [--threads 1]
+        [--n-labeled N] [--out DIR] [--threads 1]
 
 Each (estimate, seed) is trained exactly as a suite job with the job parameter
 `target_estimate` (runner.fit_method) and saved as one JSON under
@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--word-list", type=Path)
     p.add_argument("--out", type=Path, default=Path("results"))
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--n-labeled", type=int, help="|D_l| instead of the scale's (as Figure 6)")
     args = p.parse_args(argv)
     try:
         estimates = [e for e in args.estimates.split(",") if e]
@@ -119,12 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = find_data_dir(args.data_dir, "mjsynth")
         ctx = RunContext("mjsynth", scale, args.out / "estimate-compare", args.out / "cache",
                          data_dir, word_list=args.word_list, threads=args.threads)
-        split = load_split(args.dataset, scale, data_dir, ctx.cache_dir, word_list=args.word_list)
+        split = load_split(args.dataset, scale, data_dir, ctx.cache_dir, word_list=args.word_list,
+                           n_labeled=args.n_labeled)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
-    folder = ctx.run_dir / f"{args.dataset}-{scale.name}-{args.method}"
+    suffix = f"-l{args.n_labeled}" if args.n_labeled else ""
+    folder = ctx.run_dir / f"{args.dataset}-{scale.name}-{args.method}{suffix}"
     results = []
     for seed in seeds:
         for estimate in estimates:

@@ -124,3 +124,17 @@ def test_mjcpu_tier_has_the_paper_image_sizes_and_a_dry_run(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Dry run of mjsynth at scale mjcpu" in text and "D_s of 6000 images" in text
     assert not (tmp_path / "r").exists()
+
+
+def test_compare_summary_selects_the_lowest_validation_loss():
+    from bench.estimate_compare import summary_markdown
+
+    def result(estimate, seed, bce, auc):
+        return {"estimate": estimate, "seed": seed, "val_bce_vs_forest": bce,
+                "test": {"AUC": auc, "mAP": auc}}
+
+    results = [result("hard", 0, 0.9, 0.52), result("soft", 0, 0.6, 0.56),
+               result("hard", 1, 0.8, 0.54), result("soft", 1, 0.7, 0.59)]
+    text = summary_markdown(results)
+    assert "selected on validation (lowest BCE): **soft**" in text
+    assert "| soft | 0,1 |" in text and "+0.045" in text  # mean paired AUC gain
