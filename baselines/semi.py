@@ -42,7 +42,9 @@ def binary_entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
 
 
 def validation_map(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """Mean average precision over the classes that have both labels in y_true."""
+    """Mean average precision over the classes that have both labels in y_true. Soft
+    targets (target_estimate="soft") count as positive from 0.5, as the 0/1 estimate does."""
+    y_true = np.asarray(y_true) >= 0.5
     aps = [average_precision_score(t, s) for t, s in zip(y_true.T, y_score.T, strict=True)
            if 0 < t.sum() < len(t)]
     return float(np.mean(aps)) if aps else float("nan")

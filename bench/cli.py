@@ -80,7 +80,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--dataset", type=Path, metavar="SPEC.toml", help="instead of --suite: "
                    "your own text dataset described by a spec file (README: Bring your own "
                    "data); the text suite's experiments run on it")
-    p.add_argument("--scale", default="quick", help="smoke | quick (default) | paper")
+    p.add_argument("--scale", default="quick", help="smoke | quick (default) | mjcpu | paper")
     p.add_argument("--data-dir", type=Path, help="folder with real data (default: "
                    "$ADDES_DATA/<suite>, ./data/<suite>, else the synthetic stand-in)")
     p.add_argument("--word-list", type=Path, help="MJSynth suite: word corpus for the class "
@@ -404,6 +404,7 @@ def _report_digest(frame: pd.DataFrame, experiment_names: list[str]) -> str:
 
 def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
                   args: argparse.Namespace, experiment_names: list[str]) -> None:
+    from bench.label_estimate import label_estimate_rows
     from bench.report import RunInfo, build_reports
 
     commit, dirty = _git_state()
@@ -412,12 +413,13 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
     if (run_dir / "report.md").exists() and digest_path.exists() and digest_path.read_text() == digest:
         log.info("reports are up to date (same records, same code)")
         return
-    sizes = {}
+    sizes, label_estimates = {}, []
     env = regress.records_environment(ctx.records_dir, frame["key"])
     for dataset in _datasets(ctx):
         split = load_split(dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations,
                            word_list=ctx.word_list)
         sizes[dataset] = split.sizes
+        label_estimates += label_estimate_rows(split)  # ORACLE analysis, shown in the report
         source = split.source
     info = RunInfo(
         command="python run_all.py " + shlex.join(sys.argv[1:] if args is not None else []),
@@ -448,7 +450,7 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         fig5_images = artifacts.generated_images(split, seed=0, params=params, scale=ctx.scale,
                                                  cache_dir=ctx.cache_dir, device=ctx.device,
                                                  dtype=ctx.dtype)
-    build_reports(run_dir, frame, info, examples, fig5_images)
+    build_reports(run_dir, frame, info, examples, fig5_images, label_estimates)
     atomic_write_text(digest_path, digest)
 
 

@@ -155,15 +155,24 @@ def job_key(job: Job, ctx: RunContext) -> str:
 # what a method sees
 
 
-def with_estimated_targets(split: Split, y_s: np.ndarray) -> np.ndarray:
-    """[y_s | Eq. 19 estimate of y_t]: labels over W, S first (how D_e and validation look)."""
-    return np.concatenate([y_s, split.estimated_targets(y_s)], axis=1).astype(np.float32)
+def with_estimated_targets(split: Split, y_s: np.ndarray, mode: str = "hard") -> np.ndarray:
+    """[y_s | Eq. 19 estimate of y_t]: labels over W, S first (how D_e and validation look).
+    `mode`: the job parameter target_estimate ("hard" 0/1, "soft" probabilities, or
+    "prevalence"; the last two for the MJSynth forest only, Split.estimated_targets)."""
+    return np.concatenate([y_s, split.estimated_targets(y_s, mode)], axis=1).astype(np.float32)
+
+
+def target_estimate(params: Mapping[str, Any]) -> str:
+    """How a job turns p(y_t | y_s) into D_e's targets: its target_estimate, default "hard"
+    (the paper's 0/1 estimate; jobs without the parameter keep their keys)."""
+    return str(params.get("target_estimate", "hard"))
 
 
 def training_data(split: Split, spec: MethodSpec, params: Mapping[str, Any], seed: int,
                   ctx: RunContext) -> tuple[Inputs, np.ndarray]:
-    """The training set a method's spec names: D_e, or D_e plus |D_s| synthetic examples."""
-    x, y = split.labeled, with_estimated_targets(split, split.y_s)
+    """The training set a method's spec names: D_e, or D_e plus |D_s| synthetic examples.
+    D_e's target labels follow the job's target_estimate; D_s keeps its generator's labels."""
+    x, y = split.labeled, with_estimated_targets(split, split.y_s, target_estimate(params))
     if spec.training_set == "D_e+D_s" and params.get("n_synthetic", 0) > 0:
         from bench import artifacts  # ADDES is imported only by jobs that need it
 
@@ -190,7 +199,7 @@ def fit_method(split: Split, spec: MethodSpec, params: Mapping[str, Any], seed: 
     estimator = spec.build(MethodContext(ctx.scale, seed, split.modality,
                                          len(split.labeled.vocab or ()),
                                          _train_config(ctx, split.modality), params))
-    val = (split.val, with_estimated_targets(split, split.val_y_s))
+    val = (split.val, with_estimated_targets(split, split.val_y_s, target_estimate(params)))
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     estimator.fit(x, y, graph=split.graph,

@@ -3,8 +3,14 @@
 `smoke` runs every code path in seconds (tests, CI); `quick` is the default main job, sized
 to finish on a 2-core CPU (one ADDES generator costs about 30 s of one core there, and the
 suite needs about 30 of them) while keeping the paper's |D_l| = 2k and five seeds for the
-tables; Figure 8's grid is 4 x 3 at this tier (the paper's beta = 0.01 and 100 dropped); `paper` uses the
-sizes of Section 5 (meant for a GPU or a cluster). `run_all.py --list` prints this table.
+tables; Figure 8's grid is 4 x 3 at this tier (the paper's beta = 0.01 and 100 dropped); `mjcpu` is for the
+MJSynth suite only (issue 17): the paper's image data sizes (D_l 6k, D_u 24k, test 10k) with
+quick's narrow networks (width 1/8), 12 epochs and 3 seeds, so that Table 4 fits about 75 min
+of a 2-core machine (`--dry-run --experiments table4 --jobs 2`; the whole suite about 1.7 h,
+plus rendering 41k images once, about 10 min of one core); its text fields are quick's. How
+far SDANN on D_e can get above chance there is bounded by the target estimate of D_e
+(`python -m bench.label_estimate`); `paper` uses the sizes of Section 5 (meant for a GPU or a
+cluster). `run_all.py --list` prints this table.
 """
 
 from __future__ import annotations
@@ -94,6 +100,18 @@ class Scale:
                        mj_sensitivity_seeds=min(self.mj_sensitivity_seeds, n))
 
 
+_QUICK_TEXT = dict(  # the text fields of `quick`, shared by `mjcpu` (a tier for images only)
+    n_labeled=2000, n_unlabeled=2000, n_val=300, n_test=3000,
+    vocab_size=4000, max_len=16, embed_dim=64, cnn_maps=32, gru_hidden=48,
+    batch_size=64, max_epochs=8, patience=2,
+    addes_embed=64, addes_hidden=64, addes_latent=16,
+    addes_epochs_classifier=2, addes_epochs_vae=2, addes_epochs_joint=3,
+    n_synthetic=4000, synthetic_sweep=(0, 1000, 2000, 4000),
+    labeled_sweep=(1000, 2000, 4000), seeds=5,
+    sweep_seeds=3, sensitivity_seeds=1,
+    sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.1, 1.0, 10.0)),
+)
+
 SCALES: dict[str, Scale] = {
     s.name: s
     for s in (
@@ -113,15 +131,7 @@ SCALES: dict[str, Scale] = {
             mj_seeds=2, mj_sweep_seeds=1, mj_sensitivity_seeds=1,
         ),
         Scale(
-            name="quick", n_labeled=2000, n_unlabeled=2000, n_val=300, n_test=3000,
-            vocab_size=4000, max_len=16, embed_dim=64, cnn_maps=32, gru_hidden=48,
-            batch_size=64, max_epochs=8, patience=2,
-            addes_embed=64, addes_hidden=64, addes_latent=16,
-            addes_epochs_classifier=2, addes_epochs_vae=2, addes_epochs_joint=3,
-            n_synthetic=4000, synthetic_sweep=(0, 1000, 2000, 4000),
-            labeled_sweep=(1000, 2000, 4000), seeds=5,
-            sweep_seeds=3, sensitivity_seeds=1,
-            sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.1, 1.0, 10.0)),
+            name="quick", **_QUICK_TEXT,
             mj_n_labeled=1500, mj_n_unlabeled=1500, mj_n_val=300, mj_n_test=1000,
             image_width_mult=0.125, image_max_epochs=10, image_patience=4,
             addes_image_latent=16, addes_image_epochs_classifier=4, addes_image_epochs_vae=2,
@@ -129,6 +139,18 @@ SCALES: dict[str, Scale] = {
             mj_synthetic_sweep=(0, 750, 1500), mj_labeled_sweep=(750, 1500),
             mj_sensitivity_grid=((1.0, 100.0), (0.1, 10.0)),
             mj_seeds=2, mj_sweep_seeds=1, mj_sensitivity_seeds=1,
+        ),
+        # MJSynth at the paper's data sizes with quick's narrow networks, so that Table 4
+        # measures something on a 2-core CPU (issue 17); its text fields are quick's
+        Scale(
+            name="mjcpu", **_QUICK_TEXT,
+            mj_n_labeled=6000, mj_n_unlabeled=24000, mj_n_val=1000, mj_n_test=10000,
+            image_width_mult=0.125, image_max_epochs=12, image_patience=4,
+            addes_image_latent=16, addes_image_epochs_classifier=4, addes_image_epochs_vae=2,
+            addes_image_epochs_joint=3, mj_n_synthetic=6000,
+            mj_synthetic_sweep=(0, 3000, 6000), mj_labeled_sweep=(2000, 6000),
+            mj_sensitivity_grid=((1.0, 100.0), (0.1, 10.0)),
+            mj_seeds=3, mj_sweep_seeds=1, mj_sensitivity_seeds=1,
         ),
         Scale(
             name="paper", n_labeled=2000, n_unlabeled=30000, n_val=1000, n_test=30000,

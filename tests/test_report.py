@@ -318,7 +318,12 @@ def test_build_reports_table4_and_real_source(tmp_path):
     t4 = t4[~t4["method"].isin(["TF-IDF+LR", "AugLR"])]
     both = pd.concat([records, t4], ignore_index=True)
     both["source"] = "real: so-data"
-    build_reports(tmp_path, both, info("real: so-data"))
+    estimate = {"dataset": "mjsynth-1", "target": "e", "estimate": "soft", "AUC": 0.7241,
+                "AP": 0.86, "predicted prevalence": 0.7, "true prevalence": 0.69}
+    build_reports(tmp_path, both, info("real: so-data"), label_estimates=[estimate])
+    md = (tmp_path / "report.md").read_text()
+    assert "ceiling the inexact supervision leaves" in md and "oracle analysis" in md
+    assert "| mjsynth-1 | e | soft | 0.724 |" in md
     tex = (tmp_path / "tables" / "table4.tex").read_text()
     assert "MJSynth-1" in tex and "SDANN" in tex and "real: so-data" in tex
     md = (tmp_path / "report.md").read_text()

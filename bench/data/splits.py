@@ -25,13 +25,14 @@ from addes.data import Inputs
 from addes.graph import ClassGraph, prior_links
 from bench.data import stackoverflow
 from bench.data.text import build_vocab, encode
-from bench.data.wordgraph import GRAPH_TYPES
+from bench.data.wordgraph import GRAPH_TYPES, TARGET_ESTIMATES, WordGraph
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached
 from bench.scales import Scale
 
 log = logging.getLogger("bench")
 
+WORD_GRAPH_VERSION = 2  # bump when a cached image split's WordGraph changes shape
 SPLIT_SEED = 20210814  # the partition's own seed, separate from the per-job seeds
 DEFAULT_RELATIONS = Path(__file__).with_name("stackoverflow_relations.json")
 
@@ -137,9 +138,20 @@ class Split:
             scrambled[part] = np.where(flipped, 1 - y, y).astype(labels.dtype)
         return replace(self, _hidden_y_t=scrambled)
 
-    def estimated_targets(self, y_s: np.ndarray) -> np.ndarray:
-        """Eq. 19 applied to inexact labels: how D_e gets its target labels."""
-        return self.graph.estimate_targets(y_s)
+    def estimated_targets(self, y_s: np.ndarray, mode: str = "hard") -> np.ndarray:
+        """Eq. 19 applied to inexact labels: how D_e gets its target labels. `mode` (the job
+        parameter target_estimate) other than "hard" needs a graph with p(y_t | y_s): the
+        MJSynth suite's forest (wordgraph.TARGET_ESTIMATES); Eq. 19's links are 0/1 only."""
+        if mode == "hard":
+            return self.graph.estimate_targets(y_s)
+        if not isinstance(self.graph, WordGraph):
+            raise UserError(f"target_estimate={mode!r}: {self.dataset}'s Eq. 19 gives 0/1 "
+                            f"targets only; soft and prevalence estimates need the MJSynth "
+                            f"suite's forest")
+        if mode not in TARGET_ESTIMATES:
+            raise UserError(f"target_estimate: unknown {mode!r}; choose one of "
+                            f"{', '.join(TARGET_ESTIMATES)}")
+        return self.graph.estimate_targets(y_s, mode)
 
 
 SPLIT_TYPES = (Split, Inputs, *GRAPH_TYPES)  # the classes a cached split holds
@@ -203,7 +215,7 @@ def load_split(
         source_id += "|" + "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
                                     for p in sorted(data_dir.iterdir()) if p.is_file())
     if spec.modality == "image":
-        source_id += f"|words={file_stamp(word_list)}"
+        source_id += f"|words={file_stamp(word_list)}|graph={WORD_GRAPH_VERSION}"
     key = split_key(dataset, scale, f"{source_id}|n_labeled={n_labeled}", relations_path)
     path = cache_dir / "splits" / f"{dataset}-{scale.name}-{key}.npz"
     cached = load_cached(path, lambda s: isinstance(s, Split), SPLIT_TYPES)

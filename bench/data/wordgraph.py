@@ -12,6 +12,13 @@ max_depth 12, min_samples_leaf 5, seeded, trained on a seeded sample of at most 
 few seconds on one core; the letter statistics are stable well before that).
 `target_links` (R, kept for code that reads it) is A's T x S block binarised at 0.5:
 target t links to inexact letter s when P(t | s) >= 0.5 in the corpus.
+
+How the forest's output becomes D_e's target labels (`target_estimate`, a job parameter;
+issue 17): "hard" (the paper's reading, the default) thresholds the probability at 0.5;
+"soft" keeps the probability itself as a soft target (the classifiers' BCE accepts it); and
+"prevalence" thresholds each target at the quantile of the forest's probabilities over the
+corpus sample that marks as many corpus words as truly contain the letter (the 0.5 threshold
+marks 87% of words for "e", whose corpus prevalence is about 66%, and almost none for "c").
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from addes.graph import ClassGraph, conditional_cooccurrence
 
 LETTERS = tuple(string.ascii_lowercase)
 MAX_FOREST_WORDS = 50_000
+TARGET_ESTIMATES = ("hard", "soft", "prevalence")
 
 
 def letter_labels(words: Sequence[str]) -> np.ndarray:
@@ -47,6 +55,8 @@ class WordGraph(ClassGraph):
     """A ClassGraph whose p(y_t | y_s, G) is a random forest fitted on the word corpus."""
 
     forest: RandomForestClassifier
+    # per target: the probability threshold that marks the corpus prevalence of the letter
+    prevalence_thresholds: np.ndarray
 
     def target_probabilities(self, y_s: np.ndarray) -> np.ndarray:
         """p(y_t = 1 | y_s): float32 [n, |T|] from the forest."""
@@ -60,9 +70,17 @@ class WordGraph(ClassGraph):
             columns.append(p[:, positive[0]] if positive.size else np.zeros(len(p)))
         return np.stack(columns, axis=1).astype(np.float32)
 
-    def estimate_targets(self, y_s: np.ndarray) -> np.ndarray:
-        """The forest's 0/1 target labels for inexact labels y_s (these build D_e)."""
-        return (self.target_probabilities(y_s) >= 0.5).astype(np.float32)
+    def estimate_targets(self, y_s: np.ndarray, mode: str = "hard") -> np.ndarray:
+        """D_e's target labels for inexact labels y_s: the forest's 0/1 labels ("hard"), its
+        probabilities ("soft"), or 0/1 at the corpus-prevalence thresholds ("prevalence")."""
+        if mode not in TARGET_ESTIMATES:
+            raise ValueError(f"target_estimate must be one of {', '.join(TARGET_ESTIMATES)}, "
+                             f"got {mode!r}")
+        p = self.target_probabilities(y_s)
+        if mode == "soft":
+            return p
+        threshold = 0.5 if mode == "hard" else self.prevalence_thresholds
+        return (p >= threshold).astype(np.float32)
 
     def reweighted_by_true_labels(self, y_all: np.ndarray) -> WordGraph:
         """ADDES-W: Eq. 17 from TRUE labels over all of W; the forest is kept."""
@@ -96,4 +114,20 @@ def build_word_graph(
                                     random_state=seed, n_jobs=1)
     forest.fit(sample[:, :n_s], y[:, 0] if y.shape[1] == 1 else y)
     links = adjacency[n_s:, :n_s] >= 0.5
-    return WordGraph(inexact + tuple(targets), n_s, adjacency, links, forest)
+    graph = WordGraph(inexact + tuple(targets), n_s, adjacency, links, forest,
+                      np.full(len(targets), 0.5, np.float32))
+    thresholds = prevalence_thresholds(graph.target_probabilities(sample[:, :n_s]),
+                                       sample[:, n_s:].mean(axis=0))
+    return replace(graph, prevalence_thresholds=thresholds)
+
+
+def prevalence_thresholds(probabilities: np.ndarray, prevalence: np.ndarray) -> np.ndarray:
+    """Per column, the threshold t with mean(p >= t) as close to `prevalence` as the distinct
+    probability values allow (the forest's probabilities come in steps, so ties decide)."""
+    thresholds = []
+    for p, rate in zip(probabilities.T, prevalence, strict=True):
+        ordered = np.sort(p)
+        values = np.unique(ordered)
+        marked = 1.0 - np.searchsorted(ordered, values, side="left") / len(p)  # mean(p >= v)
+        thresholds.append(values[int(np.argmin(np.abs(marked - rate)))])
+    return np.asarray(thresholds, np.float32)

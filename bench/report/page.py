@@ -15,6 +15,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.io import atomic_write_text
+from bench.label_estimate import section_markdown
 from bench.methods import all_methods
 from bench.report import STD_CONVENTION, dataset_label
 from bench.report.figures import (
@@ -168,9 +169,12 @@ def _provenance(info: RunInfo, records: pd.DataFrame) -> list[str]:
 
 def build_reports(run_dir: Path, records: pd.DataFrame, info: RunInfo,
                   table3_examples: list[dict] | None = None,
-                  fig5_images: tuple[np.ndarray, np.ndarray] | None = None) -> list[Path]:
+                  fig5_images: tuple[np.ndarray, np.ndarray] | None = None,
+                  label_estimates: list[dict] | None = None) -> list[Path]:
     """Write the tables, figures and report.md of a run under run_dir; return the paths.
-    `fig5_images`: (target on, target off) generated images for Figure 5 (MJSynth suite)."""
+    `fig5_images`: (target on, target off) generated images for Figure 5 (MJSynth suite).
+    `label_estimates`: bench.label_estimate rows (ORACLE analysis of D_e's target labels),
+    shown after the results tables as the ceiling the inexact supervision leaves."""
     run_dir = Path(run_dir)
     facts = info.caption_facts()
     synthetic = facts.synthetic or records["source"].astype(str).str.contains(
@@ -199,6 +203,8 @@ def build_reports(run_dir: Path, records: pd.DataFrame, info: RunInfo,
                f"Statistical comparisons ({TABLE_TITLES[name]}; Holm over the rows below):", "",
                _comparisons_markdown(comparisons_frame(records, name, datasets,
                                                        comparison_pairs(methods))), ""]
+    if label_estimates:
+        md += [section_markdown(label_estimates), ""]
     if table3_examples:
         path = run_dir / "tables" / "table3.tex"
         atomic_write_text(path, table3_latex(table3_examples, facts))
