@@ -26,6 +26,7 @@ import numpy as np
 from addes.data import Inputs
 from addes.graph import ClassGraph
 from addes.train import ADDESConfig, ADDESGenerator
+from bench.conditioning import conditioning_report
 from bench.data.splits import Split
 from bench.io import atomic_dump, load_cached
 from bench.locks import file_lock
@@ -33,8 +34,14 @@ from bench.scales import Scale
 
 log = logging.getLogger("bench")
 
-VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W")
+VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W", "ADDES+")
 DEFAULT_LABEL_SAMPLING = "resample"
+# ADDESConfig fields a job may set through its "options" param ("k=v,k=v"): the ADDES+
+# options of issue 13 and the classifier phase's length
+OPTION_FIELDS = {"per_token": bool, "cons_classifier_grad": bool, "cons_labels": str,
+                 "label_input": bool, "label_prior": str, "epochs_classifier": int}
+# "ADDES+": the published ADDES (GCN classifier) with these options, chosen on validation
+PLUS_OPTIONS: dict[str, Any] = {}
 
 
 def split_fingerprint(split: Split) -> str:
@@ -52,12 +59,41 @@ def _variant(params: Mapping[str, Any]) -> str:
     return variant
 
 
+def parse_options(text: str | None) -> dict[str, Any]:
+    """The "options" param, "k=v,k=v" over OPTION_FIELDS (booleans as 0/1/true/false), as
+    ADDESConfig overrides; a bad name or value is a ValueError naming it."""
+    options: dict[str, Any] = {}
+    for item in filter(None, (t.strip() for t in (text or "").split(","))):
+        name, _, value = item.partition("=")
+        kind = OPTION_FIELDS.get(name.strip())
+        if kind is None or not value:
+            raise ValueError(f"generator option {item!r}: expected k=v with k among "
+                             f"{', '.join(OPTION_FIELDS)}")
+        value = value.strip()
+        if kind is bool:
+            if value.lower() not in ("0", "1", "true", "false"):
+                raise ValueError(f"generator option {item!r}: expected 0/1/true/false")
+            options[name.strip()] = value.lower() in ("1", "true")
+        else:
+            options[name.strip()] = kind(value)
+    return options
+
+
+def generator_options(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The ADDESConfig overrides of a job: ADDES+'s, then the job's own "options"."""
+    base = dict(PLUS_OPTIONS) if _variant(params) == "ADDES+" else {}
+    return {**base, **parse_options(params.get("options"))}
+
+
 def generator_key(split: Split, seed: int, params: Mapping[str, Any], scale: Scale,
                   dtype: str = "fp32") -> str:
     fields = [split_fingerprint(split), scale.identity(split.modality), seed, _variant(params),
               float(params.get("alpha", 0.1)), float(params.get("beta", 0.1))]
     if dtype != "fp32":  # fp32 keys are those from before bf16 existed
         fields.append(dtype)
+    options = generator_options(params)
+    if options:  # keys without options are those from before options existed
+        fields.append(sorted(options.items()))
     blob = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:20]
 
@@ -66,21 +102,23 @@ def addes_config(params: Mapping[str, Any], scale: Scale, device: str = "cpu",
                  modality: str = "text", dtype: str = "fp32") -> ADDESConfig:
     """ADDESConfig from the Scale's ADDES fields and the job's variant, alpha and beta (for
     images: the image width multiplier, latent size and epochs; Section 5.4.2)."""
+    options = generator_options(params)
     if modality == "image":
-        return ADDESConfig(
+        return ADDESConfig(**{**dict(
             latent=scale.addes_image_latent, width_mult=scale.image_width_mult,
             alpha=float(params.get("alpha", 0.1)), beta=float(params.get("beta", 0.1)),
             classifier="mlp" if _variant(params) == "ADDES-CNN" else "gcn",
             epochs_classifier=scale.addes_image_epochs_classifier,
             epochs_vae=scale.addes_image_epochs_vae, epochs_joint=scale.addes_image_epochs_joint,
-            batch_size=scale.batch_size, patience=scale.patience, device=device, dtype=dtype)
-    return ADDESConfig(
+            batch_size=scale.batch_size, patience=scale.patience, device=device, dtype=dtype),
+            **options})
+    return ADDESConfig(**{**dict(
         embed_dim=scale.addes_embed, hidden=scale.addes_hidden, latent=scale.addes_latent,
         alpha=float(params.get("alpha", 0.1)), beta=float(params.get("beta", 0.1)),
         classifier="mlp" if _variant(params) == "ADDES-CNN" else "gcn",
         epochs_classifier=scale.addes_epochs_classifier, epochs_vae=scale.addes_epochs_vae,
         epochs_joint=scale.addes_epochs_joint, batch_size=scale.batch_size,
-        patience=scale.patience, device=device, dtype=dtype)
+        patience=scale.patience, device=device, dtype=dtype), **options})
 
 
 def _training_graph(split: Split, variant: str) -> ClassGraph:
@@ -100,7 +138,9 @@ def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], sca
         state = load_cached(path, lambda s: isinstance(s, dict) and len(s) > 0)
         if state is not None:
             try:
-                return ADDESGenerator.from_state_dict(state, device)
+                gen = ADDESGenerator.from_state_dict(state, device)
+                gen.conditioning_ = state.get("conditioning")
+                return gen
             except Exception as err:  # a state that does not fit is rebuilt, never trusted
                 log.warning("cached generator %s does not load (%s); retraining", path, err)
                 path.unlink(missing_ok=True)
@@ -109,7 +149,10 @@ def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], sca
         gen = ADDESGenerator(addes_config(params, scale, device, split.modality, dtype), seed).fit(
             split.labeled, split.y_s, split.unlabeled, _training_graph(split, variant),
             val=(split.val, split.val_y_s))
-        atomic_dump(gen.state_dict(), path)
+        state = gen.state_dict()
+        if split.modality == "text":  # metadata: does it read its labels? (bench.conditioning)
+            gen.conditioning_ = state["conditioning"] = conditioning_report(split, gen, seed)
+        atomic_dump(state, path)
         return gen
 
 
