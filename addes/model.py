@@ -91,9 +91,10 @@ def smoothed_target_prior(graph: ClassGraph, y_s: torch.Tensor, eps: float) -> t
 
 def coupled_target_prior(graph: ClassGraph, q_s: torch.Tensor, eps: float) -> torch.Tensor:
     """Noisy-OR p(y_t = 1|y_s, G) over the Eq. 18 links for soft or binary y_s [B, |S|]:
-    1 - (1 - eps) prod_{j linked to t} (1 - (1 - eps) q_s(j)). Binary y_s gives exactly Eq. 19
-    smoothed to eps / 1 - eps + eps^2 (a leak of eps, each link firing with 1 - eps); soft y_s
-    (q_C on D_u, Eq. 7) gives the expected noisy-OR, so the prior follows the source tags."""
+    1 - (1 - eps) prod_{j linked to t} (1 - (1 - eps) q_s(j)) (a leak of eps, each link firing
+    with 1 - eps), clipped to [eps, 1 - eps]: binary y_s gives exactly `smoothed_target_prior`
+    (Eq. 19 smoothed); soft y_s (q_C on D_u, Eq. 7) gives the expected noisy-OR, so the prior
+    follows the source tags."""
     links = torch.as_tensor(graph.target_links, dtype=q_s.dtype, device=q_s.device)
     log_off = torch.log1p(-(1 - eps) * q_s.clamp(0, 1)) @ links.T
     return (1 - (1 - eps) * log_off.exp()).clamp(eps, 1 - eps)
