@@ -37,7 +37,8 @@ def _selection_rows(report: str) -> dict[str, float]:
 def test_report_has_every_section_and_names_the_best_strategy(smoke_report):
     status, report, out = smoke_report
     assert status == 0
-    for heading in ("## Conditioning (validation and D_l only", "## Selection (validation data only", "## Analysis only (oracle: uses true "
+    for heading in ("## Conditioning (validation and D_l only",
+                    "## Selection (validation data only", "## Analysis only (oracle: uses true "
                     "target labels of training-side data; never used for selection)",
                     "### q_C against Eq. 19", "### Label conditioning",
                     "### Memorisation and length"):
