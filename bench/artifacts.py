@@ -37,9 +37,11 @@ log = logging.getLogger("bench")
 VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W", "ADDES+")
 DEFAULT_LABEL_SAMPLING = "resample"
 # ADDESConfig fields a job may set through its "options" param ("k=v,k=v"): the ADDES+
-# options of issue 13 and the classifier phase's length
+# options of issue 13, the phases' lengths and learning rate, and Bowman et al.'s deviations
 OPTION_FIELDS = {"per_token": bool, "cons_classifier_grad": bool, "cons_labels": str,
-                 "label_input": bool, "label_prior": str, "epochs_classifier": int}
+                 "label_input": bool, "label_prior": str, "epochs_classifier": int,
+                 "epochs_vae": int, "epochs_joint": int, "lr": float, "kl_anneal_steps": int,
+                 "word_dropout": float, "detach_labels": bool}
 # "ADDES+": the published ADDES (GCN classifier) with these options, chosen on validation
 PLUS_OPTIONS: dict[str, Any] = {}
 

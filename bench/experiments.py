@@ -24,7 +24,7 @@ log = logging.getLogger("bench")
 TABLE2_METHODS = ("text-CNN", "GRU", "ML-GCN", "Semi-CNN", "Zero-shot", "AugCNN", "AugGCN")
 EXTRA_TEXT_METHODS = ("TF-IDF+LR", "AugLR")  # not in the paper: the classical reference
 SO_DATASETS = ("stackoverflow-1", "stackoverflow-2")
-VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W")
+VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W", "ADDES+")
 TABLE4_METHODS = ("SDANN", "ML-GCN", "Semi-CNN", "Zero-shot", "AugCNN", "AugGCN")
 MJ_DATASETS = ("mjsynth-1", "mjsynth-2")
 IMAGE_ALPHA = 100.0  # Section 5.4.2: alpha = 100, beta = 0.1 for the image datasets

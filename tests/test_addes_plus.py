@@ -12,6 +12,7 @@ from addes.data import Inputs
 from addes.graph import ClassGraph
 from addes.model import (
     ADDES,
+    bernoulli_kl,
     consistency_labels,
     coupled_target_prior,
     label_prior,
@@ -193,3 +194,21 @@ def test_label_input_widens_only_the_decoder_gru():
     _, y_s = _tiny_batch()
     plain, plus = tiny_model(y_s.numpy(), False), tiny_model(y_s.numpy(), True)
     assert plus.decoder.gru.input_size == plain.decoder.gru.input_size + 3
+
+
+def test_detached_labels_leave_q_c_only_its_label_kl_gradient():
+    x, y_s = _tiny_batch()
+    model = tiny_model(y_s.numpy())
+    model.eval()  # z = mu: the calls below see the same z
+
+    def q_c_grads(loss: torch.Tensor) -> list[torch.Tensor]:
+        params = model.classifier_parameters()
+        return torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True)
+
+    q_t = torch.sigmoid(model.classify(x)[:, model.n_inexact :])
+    kl_only = q_c_grads(bernoulli_kl(q_t, smoothed_target_prior(model.graph, y_s, 0.1)).mean())
+    detached = q_c_grads(loss_labeled(model, x, y_s, 0.1, detach_labels=True)[0])
+    through = q_c_grads(loss_labeled(model, x, y_s, 0.1)[0])
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(kl_only, detached, strict=True))
+    assert not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(kl_only, through,
+                                                                   strict=True))

@@ -31,7 +31,7 @@ from bench.stats import compare, holm  # noqa: E402
 PANEL_W, PANEL_H = 3.3, 2.5  # inches
 DPI = 200
 METRICS = ("mAP", "AUC")
-VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W")
+VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W", "ADDES+")
 ERRORBARS = "error bars: mean ± std over seeds (ddof=1)"
 
 
