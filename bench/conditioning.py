@@ -11,6 +11,8 @@ printed by `python -m bench.diagnose`.
 - NLL changes: teacher-forced validation NLL per token (z = mu, labels [y_s | q_C(y_t|x)] as
   in Eq. 6) when y_t is flipped (1 - q) and when the y_s rows are shuffled across titles,
   minus the NLL under the right labels. About 0 means the decoder does not read them.
+- The NLL of a unigram model of D_l + D_u on the same validation tokens (add-0.5): a decoder
+  barely below it has not learned enough language to condition on anything.
 - KL of z per latent dimension on validation (posterior collapse: dimensions near 0).
 - q_C's validation AP against Eq. 19 targets after each phase of Algorithm 1
   (`ADDESGenerator.phase_val_ap_`, recorded by `fit`).
@@ -99,8 +101,20 @@ def nll_changes(split: Split, gen: ADDESGenerator, seed: int) -> dict[str, float
         return float(reconstruction_nll(model.decoder, states, target).sum()) / tokens
 
     base = nll(y_s, q_t)
-    return {"nll_per_token": base, "flip_y_t": nll(y_s, 1 - q_t) - base,
-            "shuffle_y_s": nll(y_s[perm], q_t) - base}
+    return {"nll_per_token": base, "unigram_nll_per_token": unigram_nll(split),
+            "flip_y_t": nll(y_s, 1 - q_t) - base, "shuffle_y_s": nll(y_s[perm], q_t) - base}
+
+
+def unigram_nll(split: Split) -> float:
+    """Validation NLL per scored token (words and EOS) of an add-0.5 unigram model counted
+    on D_l and D_u: the floor any decoder should be well below."""
+    def scored(x: np.ndarray) -> np.ndarray:
+        target = decoder_io(torch.from_numpy(x))[1].numpy()
+        return target[target != 0]
+
+    counts = np.bincount(np.concatenate([scored(split.labeled.x), scored(split.unlabeled.x)]),
+                         minlength=len(split.labeled.vocab)) + 0.5
+    return float(-np.log(counts / counts.sum())[scored(split.val.x)].mean())
 
 
 @torch.no_grad()
@@ -137,7 +151,8 @@ def conditioning_markdown(report: dict[str, Any]) -> str:
             f"{fmt(report['y_t_gap'])}\n"
             f"- y_s gap (8 most frequent source tags): {fmt(report['y_s_gap'])} "
             f"(mean {report['y_s_gap_mean']:+.3f})\n"
-            f"- teacher-forced val NLL {nll['nll_per_token']:.3f} nats/token; change with y_t "
+            f"- teacher-forced val NLL {nll['nll_per_token']:.3f} nats/token (unigram model of "
+            f"D_l + D_u: {nll['unigram_nll_per_token']:.3f}); change with y_t "
             f"flipped {nll['flip_y_t']:+.4f}, with y_s shuffled {nll['shuffle_y_s']:+.4f}\n"
             f"- KL of z per dimension: {', '.join(f'{v:.2f}' for v in report['kl_z'])} "
             f"({report['active_dims']} active > {ACTIVE_KL})\n"

@@ -23,7 +23,7 @@ from addes.model import (
 )
 from addes.train import ADDESConfig, ADDESGenerator
 from bench import artifacts
-from bench.conditioning import source_gap, target_gap
+from bench.conditioning import nll_changes, source_gap, target_gap
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 WORDS = ("x", "a", "b", "jq", "py", "js")
@@ -79,6 +79,8 @@ def toy():
     gen = ADDESGenerator(ADDESConfig(embed_dim=16, hidden=16, latent=4), seed=0)
     gen.model_, gen.graph_, gen.vocab_, gen.max_len_, gen.modality_ = model, graph, VOCAB, 6, "text"
     split = SimpleNamespace(labeled=labeled, y_s=y_s, graph=graph, inexact=graph.inexact,
+                            unlabeled=toy_titles(y_train[:100], rng),
+                            val=toy_titles(y_train[100:200], rng), val_y_s=y_train[100:200, :2],
                             targets=graph.targets, estimated_targets=graph.estimate_targets)
     from bench.conditioning import judge
 
@@ -90,6 +92,13 @@ def test_conditioning_gap_is_large_for_a_decoder_that_reads_y_t(toy):
     assert target_gap(split, gen, judge_, seed=0, n=200)["javascript"] > 0.1
     gaps = source_gap(split, gen, judge_, seed=0, n=200, n_tags=2)
     assert set(gaps) == {"jquery", "python"} and min(gaps.values()) > 0.1
+
+
+def test_teacher_forced_nll_reads_the_labels_and_beats_the_unigram_model(toy):
+    split, gen, _ = toy
+    nll = nll_changes(split, gen, seed=0)
+    assert nll["nll_per_token"] < nll["unigram_nll_per_token"]
+    assert nll["shuffle_y_s"] > 0.05
 
 
 def test_conditioning_gap_is_near_zero_when_the_decoder_y_t_input_is_zeroed(toy, monkeypatch):
