@@ -2,7 +2,7 @@
 
     python -m bench.diagnose [--data-dir DIR] [--scale quick] [--dataset stackoverflow-1]
         [--seed 0] [--strategies prior,resample,tied] [--out DIR] [--threads 1]
-        [--variant ADDES|ADDES+|...] [--options k=v,k=v]
+        [--variant ADDES|ADDES+|...] [--options k=v,k=v] [--alpha 0.1]
     python -m bench.diagnose --summary <out>/diagnose-stackoverflow-1-quick-seed*.json
 
 The report (printed, and written to <out>/diagnose-<dataset>-<scale>-seed<k>.md, with the
@@ -115,6 +115,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--variant", default="ADDES",
                    help=f"generator variant: {', '.join(artifacts.VARIANTS)} (default ADDES)")
+    p.add_argument("--alpha", type=float, default=0.1, help="Eq. 11's alpha (default 0.1)")
     p.add_argument("--options", default="",
                    help="generator options k=v,k=v (bench.artifacts.OPTION_FIELDS)")
     p.add_argument("--summary", type=Path, nargs="+", metavar="JSON",
@@ -149,7 +150,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def synthetic_params(scale: Scale, strategy: str | None = None, variant: str = "ADDES",
-                     options: str = "") -> dict:
+                     options: str = "", alpha: float | None = None) -> dict:
     """AugCNN's job params (the suite's defaults, |D_s| = the scale's n_synthetic), with
     `strategy` as the label sampling, and the generator's variant and options, when given;
     AugLR has the same defaults."""
@@ -158,6 +159,8 @@ def synthetic_params(scale: Scale, strategy: str | None = None, variant: str = "
         overrides["variant"] = variant
     if options:
         overrides["options"] = options
+    if alpha is not None:
+        overrides["alpha"] = alpha
     return dict(resolve_params("AugCNN", overrides, scale))
 
 
@@ -186,7 +189,7 @@ def validation_score(split: Split, estimator: Estimator, model: str, strategy: s
 
 def selection_scores(split: Split, ctx: RunContext, seed: int,
                      strategies: list[str], variant: str = "ADDES",
-                     options: str = "") -> list[ValScore]:
+                     options: str = "", alpha: float | None = None) -> list[ValScore]:
     """Every classifier on D_e alone and on D_e + D_s of each strategy, on validation."""
     rows = []
     for model, (plain, augmented) in MODELS.items():
@@ -195,7 +198,7 @@ def selection_scores(split: Split, ctx: RunContext, seed: int,
                                      model, D_E_ALONE))
         for strategy in strategies:
             log.info("selection: %s on D_e + D_s (%s)", model, strategy)
-            params = synthetic_params(ctx.scale, strategy, variant, options)
+            params = synthetic_params(ctx.scale, strategy, variant, options, alpha)
             estimator = fit_method(split, augmented, params, seed, ctx)
             rows.append(validation_score(split, estimator, model, strategy))
     return rows
@@ -408,15 +411,16 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
     ctx = RunContext("stackoverflow", scale, args.out, args.out / "cache", data_dir,
                      args.relations, threads=args.threads)
     split = load_split(args.dataset, scale, data_dir, ctx.cache_dir, args.relations)
-    params = synthetic_params(scale, None, args.variant, args.options)
+    params = synthetic_params(scale, None, args.variant, args.options, args.alpha)
     gen = artifacts.trained_generator(split, seed=args.seed, params=params, scale=scale,
                                       cache_dir=ctx.cache_dir)
     if getattr(gen, "conditioning_", None) is None:  # a generator cached before it existed
         gen.conditioning_ = conditioning_report(split, gen, args.seed)
     scores = selection_scores(split, ctx, args.seed, args.strategies, args.variant,
-                              args.options)
+                              args.options, args.alpha)
     synthetic = {s: artifacts.synthetic_training_set(
-        split, seed=args.seed, params=synthetic_params(scale, s, args.variant, args.options),
+        split, seed=args.seed, params=synthetic_params(scale, s, args.variant, args.options,
+                                                       args.alpha),
         scale=scale, cache_dir=ctx.cache_dir)[0] for s in args.strategies}
     log.info("analysis (oracle)")
     analysis = analysis_section(true_prevalence(split), q_c_against_truth(split, gen),
