@@ -429,7 +429,7 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
     report = (f"# ADDES diagnostics: {args.dataset}, {scale.name} scale, seed {args.seed}\n\n"
               f"`{args.command}`. Data: {split.source}; sizes {split.sizes}. Generator: "
               f"{args.variant} (alpha {params['alpha']}, beta {params['beta']}, options "
-              f"{artifacts.generator_options(params) or 'none'}, seed {args.seed}) from the "
+              f"{artifacts.generator_options(params, scale) or 'none'}, seed {args.seed}) from the "
               f"cache {ctx.cache_dir}. No test-set number is computed.\n\n"
               f"{conditioning_markdown(gen.conditioning_)}\n"
               f"{selection_section(split, scores, params['n_synthetic'])}\n{analysis}")

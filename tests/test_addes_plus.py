@@ -23,7 +23,8 @@ from addes.model import (
 )
 from addes.train import ADDESConfig, ADDESGenerator
 from bench import artifacts
-from bench.conditioning import nll_changes, source_gap, target_gap
+from bench.conditioning import judge, nll_changes, source_gap, target_gap
+from bench.scales import get_scale
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 WORDS = ("x", "a", "b", "jq", "py", "js")
@@ -82,8 +83,6 @@ def toy():
                             unlabeled=toy_titles(y_train[:100], rng),
                             val=toy_titles(y_train[100:200], rng), val_y_s=y_train[100:200, :2],
                             targets=graph.targets, estimated_targets=graph.estimate_targets)
-    from bench.conditioning import judge
-
     return split, gen, judge(split, seed=0)
 
 
@@ -195,8 +194,15 @@ def test_generator_options_parse_and_key_only_when_given():
     with pytest.raises(ValueError, match="label_prior"):
         ADDESConfig(label_prior="joint")
     assert artifacts.generator_options({"variant": "ADDES"}) == {}
-    assert artifacts.generator_options({"variant": "ADDES+", "options": "per_token=0"})[
-        "per_token"] is False
+    plus = {"variant": "ADDES+", "options": "per_token=0"}
+    assert artifacts.generator_options(plus)["per_token"] is False
+    quick, smoke = get_scale("quick"), get_scale("smoke")
+    assert artifacts.generator_options(plus, quick)["epochs_classifier"] == 10
+    assert "epochs_classifier" not in artifacts.generator_options(plus, smoke)
+    config = artifacts.addes_config({"variant": "ADDES+"}, quick)
+    assert config.label_input and config.detach_labels and config.alpha == 1.0
+    assert config.epochs_vae == 8 and config.classifier == "gcn"
+    assert artifacts.addes_config({}, quick) == artifacts.addes_config({"options": ""}, quick)
 
 
 def test_label_input_widens_only_the_decoder_gru():
