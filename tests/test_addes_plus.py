@@ -200,7 +200,7 @@ def test_generator_options_parse_and_key_only_when_given():
     assert artifacts.generator_options(plus, quick)["epochs_classifier"] == 10
     assert "epochs_classifier" not in artifacts.generator_options(plus, smoke)
     config = artifacts.addes_config({"variant": "ADDES+"}, quick)
-    assert config.label_input and config.detach_labels and config.alpha == 1.0
+    assert config.label_input and config.detach_labels and config.lr == 3e-3
     assert config.epochs_vae == 8 and config.classifier == "gcn"
     assert artifacts.addes_config({}, quick) == artifacts.addes_config({"options": ""}, quick)
 
