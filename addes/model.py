@@ -16,11 +16,30 @@ Choices, documented:
   word distributions (Hu et al. 2017) truncated to their top-k words (k = 32 by default, a
   speed choice); q_C scores the soft sequence; BCE against the drawn labels.
 - `classifier="mlp"` is ADDES-CNN of Section 5.6: a plain multi-label linear head, no GCN.
+
+Deviations for "ADDES+" (issue 13), each an option, off in the published model:
+- `per_token`: each example's -ELBO (Eq. 6/7: reconstruction, KL_z, label KL) divided by its
+  number of scored tokens, so that alpha * L_cons is not drowned by tens of nats per title
+  (the paper's alpha = 100 for pixel sums against 0.1 for text suggests such a scale).
+- `loss_consistency(..., classifier_grad=False)`: L_cons trains the decoder only; q_C is held
+  fixed in it (Hu et al. 2017), so it cannot learn to read decoder artefacts.
+- `consistency_labels(..., "paired")`: L_cons's labels are y_s rows of the D_l batch, each
+  decoded twice from one z with every target on and off, so the targets' gradient is not
+  cancelled by a contradicting y_s draw.
+- `detach_labels`: the soft labels q_C(.|x) that Eq. 6/7 feed the decoder are detached, so
+  the reconstruction term cannot train q_C into a side channel that encodes x (issue 13's
+  diagnostics: with enough training, the published objective makes q_C's soft y_t a code for
+  x: the teacher-forced NLL rises by 0.44 nats/token when y_t is flipped, while generated titles
+  do not change with y_t and q_C's validation AP falls in the joint phase).
+- `coupled_target_prior`: a noisy-OR p(y_t|y_s, G) over the Eq. 18 links, used by Eq. 7 (with
+  q_C's soft y_s) and by Eq. 9's prior draws instead of per-class independence.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -48,6 +67,11 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=-1)
 
 
+def scored_tokens(x: torch.Tensor) -> torch.Tensor:
+    """Tokens p_D scores per title (its words and EOS), float [B]: the per-token divisor."""
+    return ((x != PAD).sum(dim=1) + 1).float()
+
+
 def reconstruction_nll(decoder: Decoder, states: torch.Tensor,
                        target: torch.Tensor) -> torch.Tensor:
     """-log p_D(x|z, y_s, y_t) per example (Eq. 6-7's first term): the token NLL summed over
@@ -68,6 +92,17 @@ def smoothed_target_prior(graph: ClassGraph, y_s: torch.Tensor, eps: float) -> t
     links = torch.as_tensor(graph.target_links, dtype=y_s.dtype, device=y_s.device)
     hits = (y_s @ links.T) > 0
     return torch.where(hits, 1 - eps, eps).to(y_s.dtype)
+
+
+def coupled_target_prior(graph: ClassGraph, q_s: torch.Tensor, eps: float) -> torch.Tensor:
+    """Noisy-OR p(y_t = 1|y_s, G) over the Eq. 18 links for soft or binary y_s [B, |S|]:
+    1 - (1 - eps) prod_{j linked to t} (1 - (1 - eps) q_s(j)) (a leak of eps, each link firing
+    with 1 - eps), clipped to [eps, 1 - eps]: binary y_s gives exactly `smoothed_target_prior`
+    (Eq. 19 smoothed); soft y_s (q_C on D_u, Eq. 7) gives the expected noisy-OR, so the prior
+    follows the source tags."""
+    links = torch.as_tensor(graph.target_links, dtype=q_s.dtype, device=q_s.device)
+    log_off = torch.log1p(-(1 - eps) * q_s.clamp(0, 1)) @ links.T
+    return (1 - (1 - eps) * log_off.exp()).clamp(eps, 1 - eps)
 
 
 _TARGET_PROBA_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -94,9 +129,19 @@ def label_prior(graph: ClassGraph, y_s: np.ndarray, eps: float) -> np.ndarray:
     return np.clip(freq, eps, 1 - eps).astype(np.float32)
 
 
+def _batch_mean(per_example: torch.Tensor, x: torch.Tensor, per_token: bool) -> torch.Tensor:
+    """Mean over the batch of per-example sums, each divided by its scored tokens when
+    `per_token` (text only; an image's pixel sum is left as it is)."""
+    if per_token and x.dtype == torch.long:
+        per_example = per_example / scored_tokens(x)
+    return per_example.mean()
+
+
 def loss_labeled(model: ADDES, x: torch.Tensor, y_s: torch.Tensor, eps: float,
                  kl_weight: float = 1.0, word_dropout: float = 0.0,
-                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 generator: torch.Generator | None = None,
+                 per_token: bool = False,
+                 detach_labels: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Eq. 6, -L^l_G(x, y_s) per batch: recon + KL_z + KL[q_C(y_t|x,G) || p(y_t|y_s,G)].
 
     Also returns q_C's logits on x so that Eq. 10 can reuse them. `kl_weight` is the KL
@@ -104,20 +149,29 @@ def loss_labeled(model: ADDES, x: torch.Tensor, y_s: torch.Tensor, eps: float,
     """
     logits_c = model.classify(x)
     q_t = torch.sigmoid(logits_c[:, model.n_inexact :])
-    y = torch.cat([y_s, q_t], dim=1)
+    y = torch.cat([y_s, q_t.detach() if detach_labels else q_t], dim=1)
     recon, kl_z = model.vae_terms(x, y, word_dropout, generator)
     kl_y = bernoulli_kl(q_t, smoothed_target_prior(model.graph, y_s, eps))
-    return (recon + kl_weight * kl_z + kl_y).mean(), logits_c
+    return _batch_mean(recon + kl_weight * kl_z + kl_y, x, per_token), logits_c
 
 
 def loss_unlabeled(model: ADDES, x: torch.Tensor, kl_weight: float = 1.0,
                    word_dropout: float = 0.0,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-    """Eq. 7, -L^u_G(x): recon + KL_z + KL[q_C(y_s, y_t|x,G) || p(y_s, y_t|G)]."""
+                   generator: torch.Generator | None = None, per_token: bool = False,
+                   coupled_eps: float | None = None, detach_labels: bool = False) -> torch.Tensor:
+    """Eq. 7, -L^u_G(x): recon + KL_z + KL[q_C(y_s, y_t|x,G) || p(y_s, y_t|G)].
+
+    With `coupled_eps` the target part of the prior is `coupled_target_prior` of q_C's own
+    soft y_s (a plug-in of E_{q(y_s)} KL[q(y_t) || p(y_t|y_s, G)]), else the per-class prior."""
     q = torch.sigmoid(model.classify(x))
-    recon, kl_z = model.vae_terms(x, q, word_dropout, generator)
-    kl_y = bernoulli_kl(q, model.label_prior.expand_as(q))
-    return (recon + kl_weight * kl_z + kl_y).mean()
+    recon, kl_z = model.vae_terms(x, q.detach() if detach_labels else q, word_dropout, generator)
+    prior = model.label_prior.expand_as(q)
+    if coupled_eps is not None:
+        n_s = model.n_inexact
+        prior = torch.cat([prior[:, :n_s],
+                           coupled_target_prior(model.graph, q[:, :n_s], coupled_eps)], dim=1)
+    kl_y = bernoulli_kl(q, prior)
+    return _batch_mean(recon + kl_weight * kl_z + kl_y, x, per_token)
 
 
 def loss_generative(loss_l: torch.Tensor, loss_u: torch.Tensor) -> torch.Tensor:
@@ -125,15 +179,66 @@ def loss_generative(loss_l: torch.Tensor, loss_u: torch.Tensor) -> torch.Tensor:
     return loss_l + loss_u
 
 
+CONS_LABELS = ("prior", "paired")
+
+
+def consistency_labels(model: ADDES, n: int, generator: torch.Generator, mode: str = "prior",
+                       y_s: torch.Tensor | None = None, coupled_eps: float | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels [n, |W|] and latent codes [n, latent] for Eq. 9.
+
+    "prior" (the paper): every class drawn from p(y_s, y_t|G), per class, or y_t from
+    `coupled_target_prior` of the drawn y_s when `coupled_eps` is given; z ~ N(0, I).
+    "paired": n // 2 rows of `y_s` (D_l's batch), each twice with one z: every target on,
+    then every target off (n rounded down to even)."""
+    dev = model.label_prior.device
+    if mode == "prior":
+        y = torch.bernoulli(model.label_prior.expand(n, -1), generator=generator)
+        if coupled_eps is not None:
+            n_s = model.n_inexact
+            p_t = coupled_target_prior(model.graph, y[:, :n_s], coupled_eps)
+            y = torch.cat([y[:, :n_s], torch.bernoulli(p_t, generator=generator)], dim=1)
+        return y, torch.randn(n, model.latent, generator=generator, device=dev)
+    if mode != "paired" or y_s is None:
+        raise ValueError(f"consistency labels must be one of {CONS_LABELS} ('paired' needs "
+                         f"y_s), not {mode!r}")
+    half = max(1, n // 2)
+    rows = y_s[torch.randint(len(y_s), (half,), generator=generator, device=dev)]
+    n_t = model.graph.n_target
+    on, off = torch.ones(half, n_t, device=dev), torch.zeros(half, n_t, device=dev)
+    y = torch.cat([torch.cat([rows, on], dim=1), torch.cat([rows, off], dim=1)])
+    z = torch.randn(half, model.latent, generator=generator, device=dev)
+    return y, torch.cat([z, z])
+
+
+@contextmanager
+def frozen(params: Iterable[nn.Parameter]) -> Iterator[None]:
+    """Parameters that take no gradient from what is computed inside (their requires_grad
+    is restored on exit); gradients still flow through them to their inputs."""
+    params = [p for p in params if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 def loss_consistency(model: ADDES, n: int, length: int, tau: float, top_k: int,
-                     generator: torch.Generator) -> torch.Tensor:
-    """Eq. 9, L_cons = E_{p(y_s,y_t) p_D(x^|...)} [-log q_C(y_s, y_t|x^, G)]: labels from the
-    prior p(y_s, y_t|G), z ~ N(0, I), soft decoding, BCE of q_C against the drawn labels."""
-    prior = model.label_prior.expand(n, -1)
-    y = torch.bernoulli(prior, generator=generator)
-    z = torch.randn(n, model.latent, generator=generator, device=prior.device)
+                     generator: torch.Generator, labels: tuple[torch.Tensor, torch.Tensor]
+                     | None = None, classifier_grad: bool = True) -> torch.Tensor:
+    """Eq. 9, L_cons = E_{p(y_s,y_t) p_D(x^|...)} [-log q_C(y_s, y_t|x^, G)]: labels and z
+    (`consistency_labels`; by default the prior p(y_s, y_t|G) and z ~ N(0, I)), soft
+    decoding, BCE of q_C against the labels. `classifier_grad=False`: q_C is held fixed in
+    this term (Hu et al. 2017); only the decoder learns from it."""
+    y, z = consistency_labels(model, n, generator) if labels is None else labels
     soft_x = model.decoder.relaxed(z, y, length, tau, top_k)
-    logits = model.classify(soft_x)
+    if classifier_grad:
+        logits = model.classify(soft_x)
+    else:
+        with frozen(model.classifier_parameters()):
+            logits = model.classify(soft_x)
     return F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(dim=1).mean()
 
 
@@ -208,13 +313,14 @@ class ADDES(ADDESModule):
     """
 
     def __init__(self, graph: ClassGraph, vocab_size: int, embed_dim: int, hidden: int,
-                 latent: int, label_prior: np.ndarray, classifier: str = "gcn"):
+                 latent: int, label_prior: np.ndarray, classifier: str = "gcn",
+                 label_input: bool = False):
         super().__init__()
         self.graph, self.latent, self.n_inexact = graph, latent, graph.n_inexact
         n_classes = len(graph.classes)
         embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         self.encoder = Encoder(embedding, hidden, latent)
-        self.decoder = Decoder(embedding, hidden, latent, n_classes)
+        self.decoder = Decoder(embedding, hidden, latent, n_classes, label_input=label_input)
         self.features = FeatureExtractor(vocab_size, embed_dim, hidden)
         self._init_classifier(graph, classifier, self.features.out_dim, hidden, label_prior)
 

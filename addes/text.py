@@ -9,7 +9,9 @@
   generating from the prior). The memory has `n_z_slots` slots projected from z plus one slot
   per class c, y_c * e_c^on + (1 - y_c) * e_c^off with learned class embeddings, so soft label
   values (Section 4.3) enter differentiably and an "off" label is also visible. The initial
-  hidden state is tanh(W [z; y_s; y_t]).
+  hidden state is tanh(W [z; y_s; y_t]). Every step's GRU input is [word embedding; z], or,
+  with `label_input` (a deviation, "ADDES+"), [word embedding; z; y_s; y_t]: the labels then
+  reach every step directly, not only through attention slots the decoder may learn to skip.
 - `FeatureExtractor`, f_m of Eq. 14: a bi-GRU whose outputs are mean-pooled over the non-padding
   positions. It reads token ids, or soft word distributions [B, L, V] (embedded as
   probs @ embedding.weight) so that Eq. 9 can score decoder output differentiably; a soft
@@ -91,26 +93,30 @@ class Decoder(nn.Module):
     """p_D(x|z, y_s, y_t): attention GRU conditioned on z and soft labels (see module docstring)."""
 
     def __init__(self, embedding: nn.Embedding, hidden: int, latent: int, n_classes: int,
-                 n_z_slots: int = 4):
+                 n_z_slots: int = 4, label_input: bool = False):
         super().__init__()
         self.embedding = embedding
-        self.hidden, self.n_z_slots = hidden, n_z_slots
+        self.hidden, self.n_z_slots, self.label_input = hidden, n_z_slots, label_input
         self.init = nn.Linear(latent + n_classes, hidden)
         self.z_slots = nn.Linear(latent, n_z_slots * hidden)
         self.class_on = nn.Parameter(0.1 * torch.randn(n_classes, hidden))
         self.class_off = nn.Parameter(0.1 * torch.randn(n_classes, hidden))
-        self.gru = nn.GRU(embedding.embedding_dim + latent, hidden, batch_first=True)
+        context = latent + (n_classes if label_input else 0)
+        self.gru = nn.GRU(embedding.embedding_dim + context, hidden, batch_first=True)
         self.score = nn.Linear(hidden, hidden, bias=False)  # Luong "general": h^T W_a m
         self.combine = nn.Linear(2 * hidden, hidden)  # h~ = tanh(W_c [c; h])
         self.out = nn.Linear(hidden, embedding.num_embeddings)
 
-    def condition(self, z: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Initial hidden state [1, B, H] and attention memory [B, k + |W|, H] from (z, y)."""
-        h0 = torch.tanh(self.init(torch.cat([z, y], dim=1))).unsqueeze(0)
+    def condition(self, z: torch.Tensor, y: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Initial hidden state [1, B, H], attention memory [B, k + |W|, H] and the context
+        appended to every step's input ([B, latent] z, or [z; y] with `label_input`)."""
+        zy = torch.cat([z, y], dim=1)
+        h0 = torch.tanh(self.init(zy)).unsqueeze(0)
         z_mem = self.z_slots(z).view(z.shape[0], self.n_z_slots, self.hidden)
         y3 = y.unsqueeze(2)
         class_mem = y3 * self.class_on + (1 - y3) * self.class_off
-        return h0, torch.cat([z_mem, class_mem], dim=1)
+        return h0, torch.cat([z_mem, class_mem], dim=1), zy if self.label_input else z
 
     def attend(self, h: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         """Luong global attention: h [B, T, H] over memory [B, M, H] -> h~ [B, T, H]
@@ -121,17 +127,17 @@ class Decoder(nn.Module):
     def forward(self, inputs: torch.Tensor, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Teacher-forced attentional states h~ [B, T, H] for the decoder input ids [B, T];
         the caller projects only the positions it scores (most of a title is padding)."""
-        h0, memory = self.condition(z, y)
+        h0, memory, context = self.condition(z, y)
         e = self.embedding(inputs)
-        zs = z.unsqueeze(1).expand(-1, e.shape[1], -1)
-        out, _ = self.gru(torch.cat([e, zs], dim=2), h0)
+        steps = context.unsqueeze(1).expand(-1, e.shape[1], -1)
+        out, _ = self.gru(torch.cat([e, steps], dim=2), h0)
         return self.attend(out, memory)
 
-    def _step(self, e: torch.Tensor, z: torch.Tensor, h: torch.Tensor, memory: torch.Tensor,
-              frozen_out: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(self, e: torch.Tensor, context: torch.Tensor, h: torch.Tensor,
+              memory: torch.Tensor, frozen_out: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """One decoding step: logits [B, V] and the new GRU state. With `frozen_out` no gradient
         reaches the output projection's weights (it still reaches everything before it)."""
-        out, h = self.gru(torch.cat([e, z], dim=1).unsqueeze(1), h)
+        out, h = self.gru(torch.cat([e, context], dim=1).unsqueeze(1), h)
         h_tilde = self.attend(out, memory).squeeze(1)
         if frozen_out:
             return F.linear(h_tilde, self.out.weight.detach(), self.out.bias.detach()), h
@@ -147,12 +153,12 @@ class Decoder(nn.Module):
         from this path: gradients reach the decoder's conditioning, attention and GRU through the
         probabilities, while the per-step dense [V, E] and [V, H] weight gradients, which would
         dominate the step's time, are skipped (both tables learn from reconstruction)."""
-        h, memory = self.condition(z, y)
+        h, memory, context = self.condition(z, y)
         table = self.embedding.weight.detach()
         e = table[torch.full((z.shape[0],), BOS, dtype=torch.long, device=z.device)]
         steps = []
         for _ in range(length):
-            logits, h = self._step(e, z, h, memory, frozen_out=True)
+            logits, h = self._step(e, context, h, memory, frozen_out=True)
             p = torch.softmax(logits / tau, dim=1)
             top_p, top_i = p.topk(min(top_k, p.shape[1]), dim=1)
             top_p = top_p / top_p.sum(dim=1, keepdim=True)
@@ -167,12 +173,12 @@ class Decoder(nn.Module):
         """Ancestral sampling of token ids [B, length], PAD after EOS (PAD, UNK and BOS are never
         drawn). Finished rows leave the batch; words are drawn by inverse CDF (torch.multinomial
         is several times slower over a large vocabulary)."""
-        h, memory = self.condition(z, y)
+        h, memory, context = self.condition(z, y)
         out = torch.full((z.shape[0], length), PAD, dtype=torch.long, device=z.device)
         rows = torch.arange(z.shape[0], device=z.device)
         tok = torch.full_like(rows, BOS)
         for t in range(length):
-            logits, h = self._step(self.embedding(tok), z, h, memory)
+            logits, h = self._step(self.embedding(tok), context, h, memory)
             logits[:, [PAD, UNK, BOS]] = float("-inf")
             cdf = torch.softmax(logits.div_(temperature), dim=1).cumsum_(dim=1)
             u = torch.rand(len(rows), 1, generator=generator, device=z.device) * cdf[:, -1:]
@@ -181,7 +187,8 @@ class Decoder(nn.Module):
             keep = tok != EOS
             if not bool(keep.any()):
                 break
-            rows, tok, z, h, memory = rows[keep], tok[keep], z[keep], h[:, keep], memory[keep]
+            rows, tok, context = rows[keep], tok[keep], context[keep]
+            h, memory = h[:, keep], memory[keep]
         return out
 
 class FeatureExtractor(nn.Module):

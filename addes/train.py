@@ -19,6 +19,14 @@ Deviations, behind flags that are off by default: KL annealing of KL_z from 0 to
 L_cons is estimated on `cons_batch` prior samples per step, decoded for `relaxed_length` steps
 (speed choices; see Eq. 9).
 
+Options of "ADDES+" (issue 13; off by default, each in addes/model.py or addes/text.py):
+`per_token` (per-token -ELBO), `cons_classifier_grad=False` (q_C held fixed in L_cons),
+`cons_labels="paired"` (L_cons over D_l's y_s with paired y_t flips), `label_input` (labels
+in every decoder step's input), `label_prior="coupled"` (noisy-OR p(y_t|y_s, G) in Eq. 7 and
+Eq. 9; D_s's "coupled" label sampling draws from it too), `detach_labels` (q_C's soft labels
+reach the decoder without a gradient). `fit` also records q_C's validation
+AP against Eq. 19 targets after each phase (`phase_val_ap_`), a diagnostic.
+
 Both modalities share this class and its training loop; the modality comes from the inputs
 (`Inputs.modality`): token ids build `addes.model.ADDES` (embed_dim, hidden, latent), images
 build `addes.image.ImageADDES` (width_mult, latent; embed_dim and hidden are unused). For
@@ -34,11 +42,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.metrics import average_precision_score
 
 from addes.data import EOS, PAD, Inputs
 from addes.graph import ClassGraph
 from addes.model import (
     ADDES,
+    consistency_labels,
+    coupled_target_prior,
     label_prior,
     loss_classifier_init,
     loss_consistency,
@@ -50,7 +61,9 @@ from addes.model import (
 )
 from baselines.training import TrainConfig, autocast, make_optimizer
 
-LABEL_STRATEGIES = ("prior", "resample", "tied")
+LABEL_STRATEGIES = ("prior", "resample", "tied", "coupled")
+LABEL_PRIORS = ("independent", "coupled")
+PHASES = ("classifier", "generative", "joint")  # Algorithm 1's lines 1, 2 and 3-6
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,26 @@ class ADDESConfig:
     device: str = "cpu"
     dtype: str = "fp32"  # "bf16": forward passes under bf16 autocast (baselines.training.autocast)
     width_mult: float = 1.0  # images: the paper's filter counts times this
+    # ADDES+ options (issue 13); the defaults are the published model
+    per_token: bool = False  # -ELBO per scored token (text)
+    cons_classifier_grad: bool = True  # False: q_C held fixed in L_cons (Hu et al. 2017)
+    cons_labels: str = "prior"  # "paired": D_l's y_s, each with all targets on and off
+    label_input: bool = False  # labels in every decoder step's input (text)
+    label_prior: str = "independent"  # "coupled": noisy-OR p(y_t|y_s, G), Eq. 7 and Eq. 9
+    detach_labels: bool = False  # q_C's soft labels reach the decoder without a gradient
+
+    def __post_init__(self):
+        if self.label_prior not in LABEL_PRIORS:
+            raise ValueError(f"label_prior must be one of {LABEL_PRIORS}, not "
+                             f"{self.label_prior!r}")
+        if self.cons_labels not in ("prior", "paired"):
+            raise ValueError(f"cons_labels must be 'prior' or 'paired', not "
+                             f"{self.cons_labels!r}")
+
+    @property
+    def coupled_eps(self) -> float | None:
+        """eps of the noisy-OR prior when it is on, else None (addes.model's convention)."""
+        return self.label_smoothing_eps if self.label_prior == "coupled" else None
 
 
 def relaxed_length(labeled: Inputs) -> int:
@@ -114,7 +147,7 @@ class ADDESGenerator:
             model = ImageADDES(self.graph_, cfg.width_mult, cfg.latent, prior, cfg.classifier)
         else:
             model = ADDES(self.graph_, len(self.vocab_), cfg.embed_dim, cfg.hidden, cfg.latent,
-                          prior, cfg.classifier)
+                          prior, cfg.classifier, cfg.label_input)
         return model.to(cfg.device)
 
     # ---- training ---------------------------------------------------------------------------
@@ -140,12 +173,27 @@ class ADDESGenerator:
         x_u = torch.from_numpy(unlabeled.x).to(dev)
         val_t = None if val is None else (torch.from_numpy(val[0].x).to(dev),
                                           torch.as_tensor(val[1], dtype=torch.float32, device=dev))
+        self.phase_val_ap_: dict[str, float] = {}
         self._fit_classifier(x_l, ys, val_t, order)
+        self._record_val_ap("classifier", val)
         self._fit_generative(x_l, ys, x_u, val_t, order, noise, joint=False)
+        self._record_val_ap("generative", val)
         self._fit_generative(x_l, ys, x_u, val_t, order, noise, joint=True)
+        self._record_val_ap("joint", val)
         self.target_prevalence_ = self.predict_proba(unlabeled)[:, graph.n_inexact :].mean(axis=0)
         self.model_.eval()
         return self
+
+    def _record_val_ap(self, phase: str, val: tuple[Inputs, np.ndarray] | None) -> None:
+        """q_C's mean AP over targets on validation against Eq. 19's estimates from the
+        validation y_s (no true target label), after one phase of Algorithm 1."""
+        if val is None:
+            return
+        y_t = self.graph_.estimate_targets(val[1])
+        scores = self.predict_proba(val[0])[:, self.graph_.n_inexact :]
+        aps = [average_precision_score(t, p) for t, p in zip(y_t.T, scores.T, strict=True)
+               if 0 < t.sum() < len(t)]
+        self.phase_val_ap_[phase] = float(np.mean(aps)) if aps else float("nan")
 
     def _fit_classifier(self, x_l, ys, val_t, order: torch.Generator) -> None:
         """Algorithm 1, line 1."""
@@ -195,16 +243,21 @@ class ADDESGenerator:
     def _eq11(self, x_l, ys, x_u, gen, kl_weight: float, with_cs: bool) -> torch.Tensor:
         cfg, model = self.config, self.model_
         l_l, logits_c = loss_labeled(model, x_l, ys, cfg.label_smoothing_eps, kl_weight,
-                                     cfg.word_dropout, gen)
-        l_u = loss_unlabeled(model, x_u, kl_weight, cfg.word_dropout, gen)
+                                     cfg.word_dropout, gen, cfg.per_token, cfg.detach_labels)
+        l_u = loss_unlabeled(model, x_u, kl_weight, cfg.word_dropout, gen, cfg.per_token,
+                             cfg.coupled_eps, cfg.detach_labels)
+        labels = consistency_labels(model, cfg.cons_batch, gen, cfg.cons_labels, ys,
+                                    cfg.coupled_eps)
         l_cons = loss_consistency(model, cfg.cons_batch, self.cons_len_, cfg.cons_tau,
-                                  cfg.cons_top_k, gen)
+                                  cfg.cons_top_k, gen, labels, cfg.cons_classifier_grad)
         l_cs = loss_inexact(logits_c, ys) if with_cs else torch.zeros((), device=ys.device)
         return loss_total(loss_generative(l_l, l_u), l_cons, l_cs, cfg.alpha, cfg.beta)
 
     def _val_objective(self, x, y) -> torch.Tensor:
-        l_l, logits_c = loss_labeled(self.model_, x, y, self.config.label_smoothing_eps)
-        return l_l + self.config.beta * loss_inexact(logits_c, y)
+        cfg = self.config
+        l_l, logits_c = loss_labeled(self.model_, x, y, cfg.label_smoothing_eps,
+                                     per_token=cfg.per_token)
+        return l_l + cfg.beta * loss_inexact(logits_c, y)
 
     @torch.no_grad()
     def _keep_best(self, best: tuple[float, Any], objective, val_t) -> tuple[float, Any]:
@@ -240,7 +293,9 @@ class ADDESGenerator:
         real co-occurrences), y_t drawn independently of y_s at the prevalence of q_C(y_t|x) on
         D_u, so targets appear in every inexact context. "tied" (not the paper's intent, a
         diagnostic): y_s resampled from D_l and y_t = the graph's estimate from y_s (Eq. 19 for
-        text), i.e. labeled exactly as D_e is.
+        text), i.e. labeled exactly as D_e is. "coupled" (ADDES+, text graphs): y_s resampled
+        from D_l, y_t drawn from the noisy-OR p(y_t|y_s, G) of `coupled_target_prior`, the
+        paper's p(y_s, y_t|G) with y_s's real co-occurrences.
         """
         rng = np.random.default_rng(seed)
         n_s = self.graph_.n_inexact
@@ -254,6 +309,11 @@ class ADDESGenerator:
         if strategy == "tied":
             y_s = self.y_s_[rng.integers(0, len(self.y_s_), n)].copy()
             return y_s, self.graph_.estimate_targets(y_s).astype(np.float32)
+        if strategy == "coupled":
+            y_s = self.y_s_[rng.integers(0, len(self.y_s_), n)].copy()
+            p_t = coupled_target_prior(self.graph_, torch.from_numpy(y_s),
+                                       self.config.label_smoothing_eps).numpy()
+            return y_s, (rng.random(p_t.shape) < p_t).astype(np.float32)
         raise ValueError(f"label strategy must be one of {LABEL_STRATEGIES}, not {strategy!r}")
 
     def _prior(self) -> np.ndarray:
@@ -318,6 +378,7 @@ class ADDESGenerator:
                 "vocab": self.vocab_, "max_len": self.max_len_, "cons_len": self.cons_len_,
                 "y_s": self.y_s_,
                 "target_prevalence": self.target_prevalence_,
+                "phase_val_ap": getattr(self, "phase_val_ap_", {}),
                 "model": {k: v.cpu() for k, v in self.model_.state_dict().items()}}
 
     @classmethod
@@ -328,6 +389,7 @@ class ADDESGenerator:
         self.cons_len_ = state["cons_len"]
         self.modality_ = state.get("modality", "text")
         self.y_s_, self.target_prevalence_ = state["y_s"], state["target_prevalence"]
+        self.phase_val_ap_ = state.get("phase_val_ap", {})
         self.model_ = self._build_model(state["model"]["label_prior"].numpy())
         self.model_.load_state_dict(state["model"])
         self.model_.eval()

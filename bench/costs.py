@@ -474,13 +474,14 @@ class GeneratorId(NamedTuple):
     variant: str
     alpha: float
     beta: float
+    options: str = ""  # the job's generator options (bench.artifacts.parse_options)
 
 
 def generator_id(modality: str, dataset: str, seed: int, params: Mapping[str, Any]
                  ) -> GeneratorId:
     return GeneratorId(modality, dataset, params.get("n_labeled"), seed,
                        params.get("variant", "ADDES"), float(params.get("alpha", 0.1)),
-                       float(params.get("beta", 0.1)))
+                       float(params.get("beta", 0.1)), params.get("options") or "")
 
 
 def generator_name(modality: str) -> str:

@@ -2,10 +2,15 @@
 
     python -m bench.diagnose [--data-dir DIR] [--scale quick] [--dataset stackoverflow-1]
         [--seed 0] [--strategies prior,resample,tied] [--out DIR] [--threads 1]
+        [--variant ADDES|ADDES+|...] [--options k=v,k=v] [--alpha 0.1]
     python -m bench.diagnose --summary <out>/diagnose-stackoverflow-1-quick-seed*.json
 
 The report (printed, and written to <out>/diagnose-<dataset>-<scale>-seed<k>.md, with the
-raw selection numbers in a .json beside it) has two parts, kept apart:
+raw selection and conditioning numbers in a .json beside it) has three parts, kept apart:
+
+0. Conditioning (bench.conditioning; no test data, no true target label): the y_t and y_s
+   conditioning gaps, the NLL change when labels are flipped or shuffled, KL of z per
+   dimension, q_C's validation AP after each phase (from the generator's metadata).
 
 1. Selection (validation data only). For each label-sampling strategy of
    `ADDESGenerator.sample_labels`, the suite's AugCNN (text-CNN) and AugLR (TF-IDF+LR) are
@@ -47,6 +52,7 @@ from addes.data import PAD, Inputs
 from addes.train import LABEL_STRATEGIES, ADDESGenerator
 from baselines.tfidf_lr import TfidfLogisticRegression
 from bench import artifacts, runner, stats
+from bench.conditioning import conditioning_markdown, conditioning_report
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, Split, load_split, modality_of
 from bench.data.stackoverflow import find_data_dir
 from bench.data.text import TOKEN_PATTERN
@@ -107,6 +113,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="output root: the report goes here, the cache in <out>/cache")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--variant", default="ADDES",
+                   help=f"generator variant: {', '.join(artifacts.VARIANTS)} (default ADDES)")
+    p.add_argument("--alpha", type=float, default=0.1, help="Eq. 11's alpha (default 0.1)")
+    p.add_argument("--options", default="",
+                   help="generator options k=v,k=v (bench.artifacts.OPTION_FIELDS)")
     p.add_argument("--summary", type=Path, nargs="+", metavar="JSON",
                    help="summarise the selection files of several seeds of one dataset "
                         "(other options are ignored)")
@@ -120,6 +131,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if bad or not args.strategies:
         raise UserError(f"--strategies: {', '.join(bad) or 'empty list'}; choose among "
                         f"{', '.join(LABEL_STRATEGIES)}")
+    if args.variant not in artifacts.VARIANTS:
+        raise UserError(f"--variant: unknown {args.variant!r}; choose one of "
+                        f"{', '.join(artifacts.VARIANTS)}")
+    try:
+        artifacts.parse_options(args.options)
+    except ValueError as err:
+        raise UserError(f"--options: {err}") from None
     if args.seed < 0:
         raise UserError(f"--seed: must be >= 0, got {args.seed}")
     if args.threads <= 0:
@@ -131,10 +149,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 # selection: validation data only (inexact labels and their Eq. 19 estimates)
 
 
-def synthetic_params(scale: Scale, strategy: str | None = None) -> dict:
+def synthetic_params(scale: Scale, strategy: str | None = None, variant: str = "ADDES",
+                     options: str = "", alpha: float | None = None) -> dict:
     """AugCNN's job params (the suite's defaults, |D_s| = the scale's n_synthetic), with
-    `strategy` as the label sampling when given; AugLR has the same defaults."""
-    overrides = {} if strategy is None else {"label_sampling": strategy}
+    `strategy` as the label sampling, and the generator's variant and options, when given;
+    AugLR has the same defaults."""
+    overrides: dict = {} if strategy is None else {"label_sampling": strategy}
+    if variant != "ADDES":
+        overrides["variant"] = variant
+    if options:
+        overrides["options"] = options
+    if alpha is not None:
+        overrides["alpha"] = alpha
     return dict(resolve_params("AugCNN", overrides, scale))
 
 
@@ -162,7 +188,8 @@ def validation_score(split: Split, estimator: Estimator, model: str, strategy: s
 
 
 def selection_scores(split: Split, ctx: RunContext, seed: int,
-                     strategies: list[str]) -> list[ValScore]:
+                     strategies: list[str], variant: str = "ADDES",
+                     options: str = "", alpha: float | None = None) -> list[ValScore]:
     """Every classifier on D_e alone and on D_e + D_s of each strategy, on validation."""
     rows = []
     for model, (plain, augmented) in MODELS.items():
@@ -171,7 +198,7 @@ def selection_scores(split: Split, ctx: RunContext, seed: int,
                                      model, D_E_ALONE))
         for strategy in strategies:
             log.info("selection: %s on D_e + D_s (%s)", model, strategy)
-            params = synthetic_params(ctx.scale, strategy)
+            params = synthetic_params(ctx.scale, strategy, variant, options, alpha)
             estimator = fit_method(split, augmented, params, seed, ctx)
             rows.append(validation_score(split, estimator, model, strategy))
     return rows
@@ -384,23 +411,31 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
     ctx = RunContext("stackoverflow", scale, args.out, args.out / "cache", data_dir,
                      args.relations, threads=args.threads)
     split = load_split(args.dataset, scale, data_dir, ctx.cache_dir, args.relations)
-    params = synthetic_params(scale)
+    params = synthetic_params(scale, None, args.variant, args.options, args.alpha)
     gen = artifacts.trained_generator(split, seed=args.seed, params=params, scale=scale,
                                       cache_dir=ctx.cache_dir)
-    scores = selection_scores(split, ctx, args.seed, args.strategies)
+    if getattr(gen, "conditioning_", None) is None:  # a generator cached before it existed
+        gen.conditioning_ = conditioning_report(split, gen, args.seed)
+    scores = selection_scores(split, ctx, args.seed, args.strategies, args.variant,
+                              args.options, args.alpha)
     synthetic = {s: artifacts.synthetic_training_set(
-        split, seed=args.seed, params=synthetic_params(scale, s), scale=scale,
-        cache_dir=ctx.cache_dir)[0] for s in args.strategies}
+        split, seed=args.seed, params=synthetic_params(scale, s, args.variant, args.options,
+                                                       args.alpha),
+        scale=scale, cache_dir=ctx.cache_dir)[0] for s in args.strategies}
     log.info("analysis (oracle)")
     analysis = analysis_section(true_prevalence(split), q_c_against_truth(split, gen),
                                 label_conditioning(split, gen, args.seed),
                                 copies_and_lengths(split, synthetic))
     report = (f"# ADDES diagnostics: {args.dataset}, {scale.name} scale, seed {args.seed}\n\n"
-              f"`{args.command}`. Data: {split.source}; sizes {split.sizes}. Generator: ADDES "
-              f"(alpha {params['alpha']}, beta {params['beta']}, seed {args.seed}) from the "
+              f"`{args.command}`. Data: {split.source}; sizes {split.sizes}. Generator: "
+              f"{args.variant} (alpha {params['alpha']}, beta {params['beta']}, options "
+              f"{artifacts.generator_options(params, scale) or 'none'}, seed {args.seed}) from the "
               f"cache {ctx.cache_dir}. No test-set number is computed.\n\n"
+              f"{conditioning_markdown(gen.conditioning_)}\n"
               f"{selection_section(split, scores, params['n_synthetic'])}\n{analysis}")
-    return report, selection_record(args, split, scores)
+    record = selection_record(args, split, scores)
+    record.update(variant=args.variant, options=args.options, conditioning=gen.conditioning_)
+    return report, record
 
 
 def selection_record(args: argparse.Namespace, split: Split, scores: list[ValScore]) -> dict:

@@ -37,7 +37,8 @@ def _selection_rows(report: str) -> dict[str, float]:
 def test_report_has_every_section_and_names_the_best_strategy(smoke_report):
     status, report, out = smoke_report
     assert status == 0
-    for heading in ("## Selection (validation data only", "## Analysis only (oracle: uses true "
+    for heading in ("## Conditioning (validation and D_l only",
+                    "## Selection (validation data only", "## Analysis only (oracle: uses true "
                     "target labels of training-side data; never used for selection)",
                     "### q_C against Eq. 19", "### Label conditioning",
                     "### Memorisation and length"):
@@ -46,12 +47,15 @@ def test_report_has_every_section_and_names_the_best_strategy(smoke_report):
     assert "test" not in report.split("## Selection")[1]  # no test-set number below the header
     means = _selection_rows(report)
     assert set(means) == {"D_e", "D_e + D_s (prior)", "D_e + D_s (resample)",
-                          "D_e + D_s (tied)"}
+                          "D_e + D_s (tied)", "D_e + D_s (coupled)"}
     best = max((v, k) for k, v in means.items() if k != "D_e")[1]
     selected = re.search(r"\*\*Selected label sampling: (\w+)\*\*", report).group(1)
     assert best == f"D_e + D_s ({selected})"
     record = json.loads((out / "diagnose-stackoverflow-1-smoke-seed0.json").read_text())
-    assert record["selected"] == selected and len(record["selection"]) == 8
+    assert record["selected"] == selected and len(record["selection"]) == 10
+    conditioning = record["conditioning"]
+    assert set(conditioning["y_t_gap"]) == {"javascript"} and len(conditioning["y_s_gap"]) == 8
+    assert set(conditioning["q_C_val_AP"]) == {"classifier", "generative", "joint"}
 
 
 def test_selection_picks_the_highest_mean_validation_map():

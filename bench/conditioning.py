@@ -1,0 +1,159 @@
+"""Does a trained text ADDES generator read its labels? Diagnostics without test data and
+without true target labels (issue 13), stored in each cached generator's metadata and
+printed by `python -m bench.diagnose`.
+
+- y_t conditioning gap: a TF-IDF+LR judge trained on D_e (D_l's titles, y_s and Eq. 19's
+  target estimates) scores paired decodes: the same z and y_s (rows of D_l), every target on
+  vs every target off; per target, mean p(t) on minus mean p(t) off.
+- y_s conditioning gap: the same judge's source-tag columns (D_l's own y_s), for the eight
+  most frequent source tags: paired decodes with that tag on vs off (other labels and z
+  fixed; y_t = Eq. 19 of the row with the tag on, in both), mean p(tag) on minus off.
+- NLL changes: teacher-forced validation NLL per token (z = mu, labels [y_s | q_C(y_t|x)] as
+  in Eq. 6) when y_t is flipped (1 - q) and when the y_s rows are shuffled across titles,
+  minus the NLL under the right labels. About 0 means the decoder does not read them.
+- The NLL of a unigram model of D_l + D_u on the same validation tokens (add-0.5): a decoder
+  barely below it has not learned enough language to condition on anything.
+- KL of z per latent dimension on validation (posterior collapse: dimensions near 0).
+- q_C's validation AP against Eq. 19 targets after each phase of Algorithm 1
+  (`ADDESGenerator.phase_val_ap_`, recorded by `fit`).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+
+from addes.model import reconstruction_nll
+from addes.text import decoder_io
+from addes.train import ADDESGenerator
+from baselines.tfidf_lr import TfidfLogisticRegression
+from bench.data.splits import Split
+from bench.data.text import TOKEN_PATTERN
+
+N_PAIRS = 1000  # paired decodes per setting (fewer when D_l is smaller)
+N_SOURCE_TAGS = 8  # the most frequent source tags of D_l whose y_s gap is measured
+ACTIVE_KL = 0.01  # nats: a latent dimension with a mean KL above this is "active"
+
+
+# the suite's TF-IDF+LR fits the label columns after graph.n_inexact: with 0 it judges all
+ALL_CLASSES = SimpleNamespace(n_inexact=0)
+
+
+def judge(split: Split, seed: int) -> TfidfLogisticRegression:
+    """TF-IDF+LR on D_e: D_l's titles with [y_s | Eq. 19's y_t] (no true target label)."""
+    y = np.concatenate([split.y_s, split.estimated_targets(split.y_s)], axis=1)
+    return TfidfLogisticRegression(TOKEN_PATTERN, seed=seed).fit(
+        split.labeled, y, graph=ALL_CLASSES)
+
+
+def _pairs(split: Split, gen: ADDESGenerator, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return split.y_s[rng.integers(0, len(split.y_s), n)].copy(), gen.sample_z(n, seed=seed)
+
+
+def target_gap(split: Split, gen: ADDESGenerator, judge_: TfidfLogisticRegression, seed: int,
+               n: int) -> dict[str, float]:
+    """Per target: mean judge p(t) over n decodes with every target on minus the same z and
+    y_s with every target off."""
+    y_s, z = _pairs(split, gen, seed, n)
+    n_s, n_t = split.graph.n_inexact, split.graph.n_target
+    p = {on: judge_.predict_proba(gen.generate(y_s, np.full((n, n_t), on, np.float32),
+                                               seed=seed, z=z))[:, n_s:].mean(axis=0)
+         for on in (1.0, 0.0)}
+    return {t: float(p[1.0][j] - p[0.0][j]) for j, t in enumerate(split.targets)}
+
+
+def source_gap(split: Split, gen: ADDESGenerator, judge_: TfidfLogisticRegression, seed: int,
+               n: int, n_tags: int = N_SOURCE_TAGS) -> dict[str, float]:
+    """Per frequent source tag: mean judge p(tag) over n decodes with the tag on minus off
+    (same z, other source tags, and y_t = Eq. 19 of the row with the tag on)."""
+    y_s, z = _pairs(split, gen, seed, n)
+    gaps = {}
+    for j in np.argsort(-split.y_s.sum(axis=0), kind="stable")[:n_tags]:
+        on, off = y_s.copy(), y_s.copy()
+        on[:, j], off[:, j] = 1.0, 0.0
+        y_t = split.estimated_targets(on).astype(np.float32)
+        p_on, p_off = (judge_.predict_proba(gen.generate(ys, y_t, seed=seed, z=z))[:, j].mean()
+                       for ys in (on, off))
+        gaps[split.inexact[j]] = float(p_on - p_off)
+    return gaps
+
+
+@torch.no_grad()
+def nll_changes(split: Split, gen: ADDESGenerator, seed: int) -> dict[str, float]:
+    """Teacher-forced validation NLL per token (nats) under the right labels, and its change
+    with y_t flipped (1 - q_C(y_t|x)) and with y_s rows shuffled across titles."""
+    model, dev = gen.model_, gen.config.device
+    model.eval()
+    x = torch.from_numpy(split.val.x).to(dev)
+    y_s = torch.as_tensor(split.val_y_s, dtype=torch.float32, device=dev)
+    q_t = torch.sigmoid(model.classify(x)[:, model.n_inexact :])
+    mu, _ = model.encoder(x)
+    inputs, target = decoder_io(x)
+    tokens = float((target != 0).sum())
+    perm = torch.as_tensor(np.random.default_rng(seed).permutation(len(x)), device=dev)
+
+    def nll(ys: torch.Tensor, yt: torch.Tensor) -> float:
+        states = model.decoder(inputs, mu, torch.cat([ys, yt], dim=1))
+        return float(reconstruction_nll(model.decoder, states, target).sum()) / tokens
+
+    base = nll(y_s, q_t)
+    return {"nll_per_token": base, "unigram_nll_per_token": unigram_nll(split),
+            "flip_y_t": nll(y_s, 1 - q_t) - base, "shuffle_y_s": nll(y_s[perm], q_t) - base}
+
+
+def unigram_nll(split: Split) -> float:
+    """Validation NLL per scored token (words and EOS) of an add-0.5 unigram model counted
+    on D_l and D_u: the floor any decoder should be well below."""
+    def scored(x: np.ndarray) -> np.ndarray:
+        target = decoder_io(torch.from_numpy(x))[1].numpy()
+        return target[target != 0]
+
+    counts = np.bincount(np.concatenate([scored(split.labeled.x), scored(split.unlabeled.x)]),
+                         minlength=len(split.labeled.vocab)) + 0.5
+    return float(-np.log(counts / counts.sum())[scored(split.val.x)].mean())
+
+
+@torch.no_grad()
+def kl_per_dimension(split: Split, gen: ADDESGenerator) -> list[float]:
+    """Mean KL[q_E(z_d|x) || N(0, 1)] per latent dimension over the validation titles."""
+    model = gen.model_
+    model.eval()
+    mu, logvar = model.encoder(torch.from_numpy(split.val.x).to(gen.config.device))
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+    return [float(v) for v in kl.mean(dim=0)]
+
+
+def conditioning_report(split: Split, gen: ADDESGenerator, seed: int,
+                        n: int = N_PAIRS) -> dict[str, Any]:
+    """Every diagnostic above for one generator, as plain numbers (JSON-ready)."""
+    n = min(n, len(split.labeled))
+    judge_ = judge(split, seed)
+    kl = kl_per_dimension(split, gen)
+    y_t, y_s = target_gap(split, gen, judge_, seed, n), source_gap(split, gen, judge_, seed, n)
+    return {"n_pairs": n, "y_t_gap": y_t, "y_t_gap_min": min(y_t.values()),
+            "y_s_gap": y_s, "y_s_gap_mean": float(np.mean(list(y_s.values()))),
+            "y_s_gap_min": min(y_s.values()), "nll": nll_changes(split, gen, seed),
+            "kl_z": kl, "active_dims": int(sum(v > ACTIVE_KL for v in kl)),
+            "q_C_val_AP": dict(getattr(gen, "phase_val_ap_", {}))}
+
+
+def conditioning_markdown(report: dict[str, Any]) -> str:
+    """A short Markdown section of `conditioning_report`."""
+    nll = report["nll"]
+    fmt = lambda d: ", ".join(f"{k} {v:+.3f}" for k, v in d.items())  # noqa: E731
+    ap = ", ".join(f"{k} {v:.3f}" for k, v in report["q_C_val_AP"].items()) or "not recorded"
+    return (f"## Conditioning (validation and D_l only; no true target label)\n\n"
+            f"- y_t gap (judge on D_e, {report['n_pairs']} paired decodes): "
+            f"{fmt(report['y_t_gap'])}\n"
+            f"- y_s gap (8 most frequent source tags): {fmt(report['y_s_gap'])} "
+            f"(mean {report['y_s_gap_mean']:+.3f})\n"
+            f"- teacher-forced val NLL {nll['nll_per_token']:.3f} nats/token (unigram model of "
+            f"D_l + D_u: {nll['unigram_nll_per_token']:.3f}); change with y_t "
+            f"flipped {nll['flip_y_t']:+.4f}, with y_s shuffled {nll['shuffle_y_s']:+.4f}\n"
+            f"- KL of z per dimension: {', '.join(f'{v:.2f}' for v in report['kl_z'])} "
+            f"({report['active_dims']} active > {ACTIVE_KL})\n"
+            f"- q_C validation AP (Eq. 19 targets) after each phase: {ap}\n")

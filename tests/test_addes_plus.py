@@ -1,0 +1,229 @@
+"""ADDES+ options (issue 13) and the conditioning diagnostics (bench/conditioning.py)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from addes.data import Inputs
+from addes.graph import ClassGraph
+from addes.model import (
+    ADDES,
+    bernoulli_kl,
+    consistency_labels,
+    coupled_target_prior,
+    label_prior,
+    loss_consistency,
+    loss_labeled,
+    loss_unlabeled,
+    smoothed_target_prior,
+)
+from addes.train import ADDESConfig, ADDESGenerator
+from bench import artifacts
+from bench.conditioning import judge, nll_changes, source_gap, target_gap
+from bench.scales import get_scale
+
+SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
+WORDS = ("x", "a", "b", "jq", "py", "js")
+VOCAB = SPECIALS + WORDS
+ID = {w: i for i, w in enumerate(VOCAB)}
+
+
+def toy_graph(y_s: np.ndarray) -> ClassGraph:
+    """S = {jquery, python}, T = {javascript}, javascript linked to jquery (Eq. 18)."""
+    return ClassGraph.from_inexact_labels(y_s, ("jquery", "python"), ("javascript",),
+                                          np.array([[True, False]]))
+
+
+def toy_titles(y: np.ndarray, rng: np.random.Generator, length: int = 6) -> Inputs:
+    """Titles that spell their labels: "x", then "jq" / "py" / "js" for each label that is
+    on, then filler; ids [n, length]."""
+    rows, texts = [], []
+    for label in y:
+        words = ["x"] + [w for w, on in zip(("jq", "py", "js"), label, strict=True) if on > 0.5]
+        words += list(rng.choice(["a", "b"], size=rng.integers(0, length - len(words) + 1)))
+        rows.append([ID[w] for w in words] + [0] * (length - len(words)))
+        texts.append(" ".join(words))
+    return Inputs(np.array(rows, np.int64), tuple(texts), VOCAB)
+
+
+def tiny_model(y_s: np.ndarray, label_input: bool = True) -> ADDES:
+    graph = toy_graph(y_s)
+    torch.manual_seed(0)
+    return ADDES(graph, len(VOCAB), 16, 16, 4, label_prior(graph, y_s, 0.1),
+                 label_input=label_input)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    """D_l (y_t = Eq. 19 of y_s, as in D_e), a decoder trained on titles whose y_t is drawn
+    independently of y_s, and the generator wrapping it."""
+    rng = np.random.default_rng(0)
+    y_s = (rng.random((200, 2)) < 0.5).astype(np.float32)
+    graph = toy_graph(y_s)
+    labeled = toy_titles(np.concatenate([y_s, graph.estimate_targets(y_s)], axis=1), rng)
+    y_train = (rng.random((600, 3)) < 0.5).astype(np.float32)
+    x_train = torch.from_numpy(toy_titles(y_train, rng).x)
+    model = tiny_model(y_s)
+    opt = torch.optim.Adam(model.generator_parameters(), lr=1e-2)
+    y_t = torch.from_numpy(y_train)
+    for step in range(150):
+        idx = torch.randint(0, len(x_train), (64,), generator=torch.Generator().manual_seed(step))
+        recon, kl_z = model.vae_terms(x_train[idx], y_t[idx])
+        opt.zero_grad()
+        (recon + kl_z).mean().backward()
+        opt.step()
+    model.eval()
+    gen = ADDESGenerator(ADDESConfig(embed_dim=16, hidden=16, latent=4), seed=0)
+    gen.model_, gen.graph_, gen.vocab_, gen.max_len_, gen.modality_ = model, graph, VOCAB, 6, "text"
+    split = SimpleNamespace(labeled=labeled, y_s=y_s, graph=graph, inexact=graph.inexact,
+                            unlabeled=toy_titles(y_train[:100], rng),
+                            val=toy_titles(y_train[100:200], rng), val_y_s=y_train[100:200, :2],
+                            targets=graph.targets, estimated_targets=graph.estimate_targets)
+    return split, gen, judge(split, seed=0)
+
+
+def test_conditioning_gap_is_large_for_a_decoder_that_reads_y_t(toy):
+    split, gen, judge_ = toy
+    assert target_gap(split, gen, judge_, seed=0, n=200)["javascript"] > 0.1
+    gaps = source_gap(split, gen, judge_, seed=0, n=200, n_tags=2)
+    assert set(gaps) == {"jquery", "python"} and min(gaps.values()) > 0.1
+
+
+def test_teacher_forced_nll_reads_the_labels_and_beats_the_unigram_model(toy):
+    split, gen, _ = toy
+    nll = nll_changes(split, gen, seed=0)
+    assert nll["nll_per_token"] < nll["unigram_nll_per_token"]
+    assert nll["shuffle_y_s"] > 0.05
+
+
+def test_conditioning_gap_is_near_zero_when_the_decoder_y_t_input_is_zeroed(toy, monkeypatch):
+    split, gen, judge_ = toy
+    decoder, n_s = gen.model_.decoder, split.graph.n_inexact
+    condition = decoder.condition
+
+    def without_targets(z, y):
+        return condition(z, torch.cat([y[:, :n_s], torch.zeros_like(y[:, n_s:])], dim=1))
+
+    monkeypatch.setattr(decoder, "condition", without_targets)
+    assert abs(target_gap(split, gen, judge_, seed=0, n=200)["javascript"]) < 0.02
+
+
+def _tiny_batch():
+    rng = np.random.default_rng(1)
+    y_s = (rng.random((8, 2)) < 0.5).astype(np.float32)
+    graph = toy_graph(y_s)
+    x = toy_titles(np.concatenate([y_s, graph.estimate_targets(y_s)], axis=1), rng).x
+    return torch.from_numpy(x), torch.from_numpy(y_s)
+
+
+def test_per_token_losses_are_finite_positive_and_smaller_than_sums():
+    x, y_s = _tiny_batch()
+    model = tiny_model(y_s.numpy())
+    model.eval()  # z = mu: the two calls see the same z
+    for loss in (lambda pt: loss_labeled(model, x, y_s, 0.1, per_token=pt)[0],
+                 lambda pt: loss_unlabeled(model, x, per_token=pt)):
+        per_token, summed = loss(True), loss(False)
+        assert torch.isfinite(per_token) and 0 < per_token < summed
+
+
+def test_coupled_prior_is_smoothed_eq19_on_binary_y_s_and_between_on_soft_y_s():
+    y_s = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.0]])
+    graph = toy_graph(y_s.numpy())
+    p = coupled_target_prior(graph, y_s, 0.1)[:, 0]
+    eq19 = smoothed_target_prior(graph, y_s[:2], 0.1)[:, 0]
+    assert p[:2].tolist() == pytest.approx(eq19.tolist())
+    assert eq19.tolist() == pytest.approx([0.9, 0.1])
+    assert 0.1 < p[2] < 0.9
+    x, ys = _tiny_batch()
+    model = tiny_model(ys.numpy())
+    coupled = loss_unlabeled(model, x, coupled_eps=0.1)
+    assert torch.isfinite(coupled) and coupled > 0
+
+
+def test_paired_consistency_labels_flip_only_the_targets_under_one_z():
+    x, y_s = _tiny_batch()
+    model = tiny_model(y_s.numpy())
+    gen = torch.Generator().manual_seed(0)
+    y, z = consistency_labels(model, 6, gen, "paired", y_s)
+    assert y.shape == (6, 3) and torch.equal(z[:3], z[3:])
+    assert torch.equal(y[:3, :2], y[3:, :2]) and y[:3, 2].eq(1).all() and y[3:, 2].eq(0).all()
+    loss = loss_consistency(model, 6, 5, 1.0, 4, gen, (y, z))
+    assert torch.isfinite(loss) and loss > 0
+    with pytest.raises(ValueError, match="paired"):
+        consistency_labels(model, 6, gen, "paired")
+
+
+@pytest.mark.parametrize("classifier_grad", [False, True])
+def test_stop_gradient_keeps_q_c_out_of_l_cons(classifier_grad):
+    _, y_s = _tiny_batch()
+    model = tiny_model(y_s.numpy())
+    gen = torch.Generator().manual_seed(0)
+    loss_consistency(model, 4, 5, 1.0, 4, gen, classifier_grad=classifier_grad).backward()
+    q_c_grads = [p.grad for p in model.classifier_parameters()]
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.decoder.parameters())
+    if classifier_grad:
+        assert any(g is not None and g.abs().sum() > 0 for g in q_c_grads)
+    else:
+        assert all(g is None for g in q_c_grads)
+        assert all(p.requires_grad for p in model.classifier_parameters())  # restored
+
+
+def test_stop_gradient_leaves_q_c_unchanged_by_an_optimiser_step_on_l_cons():
+    _, y_s = _tiny_batch()
+    model = tiny_model(y_s.numpy())
+    before = [p.detach().clone() for p in model.classifier_parameters()]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    loss_consistency(model, 4, 5, 1.0, 4, torch.Generator().manual_seed(0),
+                     classifier_grad=False).backward()
+    opt.step()
+    assert all(torch.equal(a, p) for a, p in zip(before, model.classifier_parameters(),
+                                                  strict=True))
+
+
+def test_generator_options_parse_and_key_only_when_given():
+    assert artifacts.parse_options("per_token=1, label_prior=coupled") == {
+        "per_token": True, "label_prior": "coupled"}
+    for bad in ("nope=1", "per_token=maybe", "per_token"):
+        with pytest.raises(ValueError, match="generator option"):
+            artifacts.parse_options(bad)
+    with pytest.raises(ValueError, match="label_prior"):
+        ADDESConfig(label_prior="joint")
+    assert artifacts.generator_options({"variant": "ADDES"}) == {}
+    plus = {"variant": "ADDES+", "options": "per_token=0"}
+    assert artifacts.generator_options(plus)["per_token"] is False
+    quick, smoke = get_scale("quick"), get_scale("smoke")
+    assert artifacts.generator_options(plus, quick)["epochs_classifier"] == 10
+    assert "epochs_classifier" not in artifacts.generator_options(plus, smoke)
+    config = artifacts.addes_config({"variant": "ADDES+"}, quick)
+    assert config.label_input and config.detach_labels and config.lr == 3e-3
+    assert config.epochs_vae == 8 and config.classifier == "gcn"
+    assert artifacts.addes_config({}, quick) == artifacts.addes_config({"options": ""}, quick)
+
+
+def test_label_input_widens_only_the_decoder_gru():
+    _, y_s = _tiny_batch()
+    plain, plus = tiny_model(y_s.numpy(), False), tiny_model(y_s.numpy(), True)
+    assert plus.decoder.gru.input_size == plain.decoder.gru.input_size + 3
+
+
+def test_detached_labels_leave_q_c_only_its_label_kl_gradient():
+    x, y_s = _tiny_batch()
+    model = tiny_model(y_s.numpy())
+    model.eval()  # z = mu: the calls below see the same z
+
+    def q_c_grads(loss: torch.Tensor) -> list[torch.Tensor]:
+        params = model.classifier_parameters()
+        return torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True)
+
+    q_t = torch.sigmoid(model.classify(x)[:, model.n_inexact :])
+    kl_only = q_c_grads(bernoulli_kl(q_t, smoothed_target_prior(model.graph, y_s, 0.1)).mean())
+    detached = q_c_grads(loss_labeled(model, x, y_s, 0.1, detach_labels=True)[0])
+    through = q_c_grads(loss_labeled(model, x, y_s, 0.1)[0])
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(kl_only, detached, strict=True))
+    assert not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(kl_only, through,
+                                                                   strict=True))
