@@ -202,21 +202,21 @@ def test_default_table2_is_the_papers_columns_then_the_two_references():
 
 
 def test_a_new_generator_variant_needs_one_registration_line(clean_registry):
-    registry.register_generator("ADDES+", "improved ADDES", in_paper=False, in_tables=True)
-    table2 = expand(EXPERIMENTS["table2"], SMOKE, ["ADDES+"])
+    registry.register_generator("ADDES-new", "a new ADDES", in_paper=False, in_tables=True)
+    table2 = expand(EXPERIMENTS["table2"], SMOKE, ["ADDES-new"])
     assert {(j.method, j.param_dict["variant"]) for j in table2} == {
-        ("AugCNN", "ADDES+"), ("AugGCN", "ADDES+"), ("AugLR", "ADDES+")}
+        ("AugCNN", "ADDES-new"), ("AugGCN", "ADDES-new"), ("AugLR", "ADDES-new")}
     assert {j.param_dict["variant"] for j in expand(EXPERIMENTS["fig7"], SMOKE)} == {
-        "ADDES", "ADDES-CNN", "ADDES-W", "ADDES+"}
-    table4 = expand(EXPERIMENTS["table4"], SMOKE, ["ADDES+"])
+        "ADDES", "ADDES-CNN", "ADDES-W", "ADDES+", "ADDES-new"}
+    table4 = expand(EXPERIMENTS["table4"], SMOKE, ["ADDES-new"])
     assert table4 and all(j.param_dict["alpha"] == 100.0 for j in table4)
-    # its columns: "AugCNN (ADDES+)", starred, compared with text-CNN and with AugCNN
-    records = _records({"text-CNN": 0.5, "AugCNN": 0.4, ("AugCNN", "ADDES+"): 0.6})
+    # its columns: "AugCNN (ADDES-new)", starred, compared with text-CNN and with AugCNN
+    records = _records({"text-CNN": 0.5, "AugCNN": 0.4, ("AugCNN", "ADDES-new"): 0.6})
     md = results_table_markdown(records, "table2", ["stackoverflow-1"],
-                                ["text-CNN", "AugCNN", "AugCNN (ADDES+)"])
-    assert "AugCNN (ADDES+) *" in md and "D_s from ADDES+ (improved ADDES)" in md
-    assert comparison_pairs(["text-CNN", "AugCNN", "AugCNN (ADDES+)"]) == [
-        ("AugCNN", "text-CNN"), ("AugCNN (ADDES+)", "text-CNN"), ("AugCNN (ADDES+)", "AugCNN")]
+                                ["text-CNN", "AugCNN", "AugCNN (ADDES-new)"])
+    assert "AugCNN (ADDES-new) *" in md and "D_s from ADDES-new (a new ADDES)" in md
+    assert comparison_pairs(["text-CNN", "AugCNN", "AugCNN (ADDES-new)"]) == [
+        ("AugCNN", "text-CNN"), ("AugCNN (ADDES-new)", "text-CNN"), ("AugCNN (ADDES-new)", "AugCNN")]
 
 
 def _records(means: dict, seeds: int = 5) -> pd.DataFrame:
