@@ -97,17 +97,18 @@ def ml_gcn(ctx: MethodContext) -> MLGCN:
                  config=prior_init(ctx), seed=ctx.seed, features=cnn_features(ctx))
 
 
-ZERO_SHOT_NODES = ("auto", "semantic", "one-hot")
+ZERO_SHOT_NODES = ("one-hot", "semantic")
 
 
 def zero_shot_nodes(ctx: MethodContext) -> NodeInputs | None:
-    """Zero-shot's GCN node inputs by the job's `nodes` param: "one-hot" (the ADDES paper's
-    text setting), "semantic" (PPMI + SVD class-name vectors from the D_l + D_u titles, text
-    only), "auto" (semantic for text, one-hot for images)."""
-    nodes = ctx.params.get("nodes", "auto")
+    """Zero-shot's GCN node inputs by the job's `nodes` param: "one-hot" (the default, the
+    ADDES paper's text setting) or "semantic" (PPMI + SVD class-name vectors from the D_l + D_u
+    titles, text only). On the real sample (quick, seeds 0-1) one-hot scored validation mAP
+    0.401 / 0.286 on StackOverflow-1 / -2 against Eq. 19 targets, semantic 0.396 / 0.271."""
+    nodes = ctx.params.get("nodes", "one-hot")
     if nodes not in ZERO_SHOT_NODES:
         raise ValueError(f"Zero-shot nodes must be one of {ZERO_SHOT_NODES}, not {nodes!r}")
-    if nodes == "one-hot" or (nodes == "auto" and ctx.modality == "image"):
+    if nodes == "one-hot":
         return None
     require_modality(ctx, "Zero-shot with semantic nodes", "text")
 
@@ -118,7 +119,7 @@ def zero_shot_nodes(ctx: MethodContext) -> NodeInputs | None:
     return semantic
 
 
-@register("Zero-shot", training_set="D_e", uses_unlabeled=True, default_params={"nodes": "auto"})
+@register("Zero-shot", training_set="D_e", uses_unlabeled=True, default_params={"nodes": "one-hot"})
 def zero_shot(ctx: MethodContext) -> ZeroShotGCN:
     """Zero-shot GCN (Wang et al. 2018): T classifiers regressed from the S ones; no T labels."""
     s = ctx.scale
