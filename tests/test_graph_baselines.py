@@ -16,8 +16,9 @@ from baselines.tfidf_lr import TfidfLogisticRegression
 from baselines.training import TrainConfig, prior_log_odds
 from baselines.zero_shot import ZeroShotGCN
 from bench.data.text import TOKEN_PATTERN
-from bench.metrics import mean_auc
-from bench.methods import get_method
+from bench.methods import MethodContext, get_method
+from bench.metrics import evaluate, mean_auc
+from bench.scales import get_scale
 
 
 def test_noisy_or_by_hand():
@@ -137,10 +138,6 @@ def test_class_name_vectors_put_synonyms_together():
 @pytest.mark.parametrize("method", ["ML-GCN", "Zero-shot", "NoisyOR-CNN"])
 def test_results_do_not_depend_on_the_thread_count(method, smoke_split2):
     """Smoke scale, the registered builder: 1 and 2 torch threads give the same metrics."""
-    from bench.metrics import evaluate
-    from bench.methods import MethodContext
-    from bench.scales import get_scale
-
     split, spec = smoke_split2, get_method(method)
     y = np.concatenate([split.y_s, split.estimated_targets(split.y_s)], axis=1)
     y_val = np.concatenate([split.val_y_s, split.estimated_targets(split.val_y_s)], axis=1)
