@@ -34,7 +34,8 @@ class GCN(nn.Module):
     """
 
     def __init__(self, propagation: np.ndarray, dims: Sequence[int],
-                 activation=F.leaky_relu, node_features: np.ndarray | None = None):
+                 activation=F.leaky_relu, node_features: np.ndarray | None = None,
+                 bias: bool = True):
         super().__init__()
         n = propagation.shape[0]
         v = np.eye(n, dtype=np.float32) if node_features is None else node_features.astype(np.float32)
@@ -42,7 +43,8 @@ class GCN(nn.Module):
             raise ValueError(f"node features {v.shape} do not fit {n} nodes of dim {dims[0]}")
         self.register_buffer("propagation", torch.as_tensor(propagation, dtype=torch.float32))
         self.register_buffer("node_features", torch.as_tensor(v))
-        self.layers = nn.ModuleList(GraphConv(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.layers = nn.ModuleList(GraphConv(a, b, bias)
+                                    for a, b in zip(dims[:-1], dims[1:], strict=True))
         self.activation = activation
 
     def forward(self) -> torch.Tensor:

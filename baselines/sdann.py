@@ -72,6 +72,10 @@ class SDANNNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
+    @property
+    def output_bias(self) -> nn.Parameter:
+        return self.head.bias
+
 
 class SDANN(NeuralMultiLabelClassifier):
     """SDANN over the target classes, trained on whatever training set it is given."""

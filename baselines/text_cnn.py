@@ -43,6 +43,10 @@ class TextCNNNet(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(tokens))
 
+    @property
+    def output_bias(self) -> nn.Parameter:
+        return self.head.bias
+
 
 class TextCNN(NeuralMultiLabelClassifier):
     """Kim's CNN over the target classes, trained on whatever training set it is given.

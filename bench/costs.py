@@ -380,10 +380,10 @@ def job_parts(method: str, modality: str, params: Mapping[str, Any], scale: Scal
     cnn = "SDANN" if image else "text-CNN"
     cnn_w = work(cnn, s)
     predict = [Part(cnn, EVAL_FRACTION * _batches(sz.n_test, sz.batch), cnn_w)]
-    if method in ("TF-IDF+LR", "AugLR"):
+    if method in ("TF-IDF+LR", "AugLR", "NoisyOR-LR"):
         w = work("TF-IDF+LR", s)
         return [Part("TF-IDF+LR", n_train, w), Part("TF-IDF+LR", EVAL_FRACTION * sz.n_test, w)]
-    if method in ("text-CNN", "SDANN", "AugCNN"):
+    if method in ("text-CNN", "SDANN", "AugCNN", "NoisyOR-CNN"):
         return _classifier_parts(cnn, cnn_w, n_train, sz) + predict
     if method == "GRU":
         w = work("GRU", s)
