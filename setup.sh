@@ -32,7 +32,7 @@ EOF
 case "$situation" in
   venv)  echo "setup: installing into the active virtual environment ($("$PY" -c 'import sys; print(sys.prefix)'))" ;;
   conda) echo "setup: installing into the active conda environment ($CONDA_PREFIX)" ;;
-  plain) echo "setup: installing into $(command -v "$PY") (not externally managed)" ;;
+  plain) echo "setup: installing into $("$PY" -c 'import sys; print(sys.executable)') (not externally managed)" ;;
   managed)
     if [ ! -x .venv/bin/python ]; then
       if ! "$PY" -c "import venv, ensurepip" 2>/dev/null; then
