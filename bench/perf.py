@@ -372,13 +372,22 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def matmul_peak(dtype: torch.dtype, device: str = "cpu", n: int = 1024, repeats: int = 20
-                ) -> float:
-    """GFLOP/s of an n x n matmul, best of `repeats` (the ceiling for dense layers here)."""
+def matmul_peak(dtype: torch.dtype, device: str = "cpu", n: int = 1024, repeats: int = 20,
+                budget_s: float = 2.0) -> float:
+    """GFLOP/s of an n x n matmul, best of `repeats` (the ceiling for dense layers here), or of
+    as many as fit in `budget_s` after one warm-up call: bf16 without native CPU support (AVX2
+    machines) runs ~100x slower than fp32, 3 s per call here."""
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(3):
-        a @ b
+    _sync(device)
+    t0 = time.perf_counter()
+    a @ b
+    _sync(device)
+    first = max(time.perf_counter() - t0, 1e-9)
+    repeats = max(1, min(repeats, int(budget_s / first)))
+    if first * 20 < budget_s:  # cheap: two more warm-up calls, as before the budget
+        for _ in range(2):
+            a @ b
     best = float("inf")
     for _ in range(repeats):
         _sync(device)

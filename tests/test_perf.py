@@ -1,6 +1,8 @@
 """The performance command measures what it says: rows for the peak and for each model, and a
 cost data file the dry-run can read."""
 
+import pytest
+
 from bench import costs, perf
 from bench.costs import Shapes
 from bench.scales import get_scale
@@ -15,10 +17,18 @@ def test_perf_rows_for_peak_and_models():
     assert 0 < rows[1]["of peak"] < 1.5  # convolutions: FLOPs are counted
 
 
+@pytest.mark.slow
 def test_every_benchmark_runs_at_smoke_shapes_in_bf16():
     rows = perf.run(None, repeats=1, dtype="bf16", tiers=("smoke",))
     assert rows[0]["model"] == "matmul peak bf16"
     assert [r["model"] for r in rows[1:]] == [b.name for b in perf.BENCHMARKS]
+    assert all(r["seconds/unit"] > 0 for r in rows[1:])
+
+
+def test_a_text_and_an_image_benchmark_run_in_bf16():
+    """The default run's share of the slow test above (which costs ~100 s on 2 busy cores)."""
+    rows = perf.run(["text ADDES", "SDANN"], repeats=1, dtype="bf16", tiers=("smoke",))
+    assert [r["model"] for r in rows] == ["matmul peak bf16", "SDANN", "text ADDES"]
     assert all(r["seconds/unit"] > 0 for r in rows[1:])
 
 
