@@ -211,13 +211,17 @@ def selects(name: str, job: Job) -> bool:
 
 def expand(experiment: Experiment, scale: Scale, methods: Iterable[str] | None = None) -> list[Job]:
     """Jobs of one experiment, those `methods` select (None: all). Methods not (yet)
-    registered are skipped: their table cells show as missing."""
+    registered are skipped: their table cells show as missing. The jobs of an opt-in
+    generator variant run only when `methods` names it."""
     registered = all_methods()
     n_seeds = experiment.seeds(scale)
     wanted = None if methods is None else list(methods)
+    opt_in = {name for name, g in all_generators().items() if g.opt_in}
     jobs = []
     for dataset, method, params in experiment.points(scale):
         if method not in registered:
+            continue
+        if params.get("variant") in opt_in and params["variant"] not in (wanted or ()):
             continue
         resolved = resolve_params(method, params, scale, modality_of(dataset))
         point = [Job(dataset, method, seed, resolved) for seed in range(n_seeds)]
@@ -236,7 +240,7 @@ def roles(scale: Scale, experiments: Iterable[Experiment] | None = None
     for e in EXPERIMENTS.values() if experiments is None else experiments:
         if e.name in GENERATOR_OUTPUTS:
             out[default_generator()][e.name] = []
-        for job in expand(e, scale):
+        for job in expand(e, scale, names):  # every name: opt-in variants' jobs too
             for name in (job.method, job.param_dict.get("variant")):
                 if name in out and selects(name, job):
                     fed = out[name].setdefault(e.name, [])

@@ -92,6 +92,8 @@ class GeneratorSpec:
     in_paper: bool
     in_tables: bool  # True: Table 2 / 4 get a column per augmented method fed by it
     origin: str = ""
+    opt_in: bool = False  # True: its jobs run only when --methods names it (too costly for
+    #                       the default grids, e.g. ADDES+'s longer training)
 
 
 REGISTRY: dict[str, MethodSpec] = {}
@@ -145,13 +147,14 @@ def register(
 
 
 def register_generator(name: str, summary: str, *, in_paper: bool = True,
-                       in_tables: bool = False) -> None:
+                       in_tables: bool = False, opt_in: bool = False) -> None:
     """Register an ADDES generator variant (bench/artifacts.py trains it from a job's
     `variant` param). in_tables: Table 2 / 4 show the augmented methods it feeds as their own
-    columns ("AugCNN (name)") beside the default variant's."""
+    columns ("AugCNN (name)") beside the default variant's. opt_in: its jobs (Figure 7, and
+    the tables with in_tables) run only when --methods names it."""
     origin = _origin(sys._getframe(1).f_globals.get("__name__", ""))  # the calling module
     _claim(name, origin)
-    GENERATORS[name] = GeneratorSpec(name, summary, in_paper, in_tables, origin)
+    GENERATORS[name] = GeneratorSpec(name, summary, in_paper, in_tables, origin, opt_in)
 
 
 def default_generator() -> str:
