@@ -100,7 +100,8 @@ class Scale:
                        mj_sensitivity_seeds=min(self.mj_sensitivity_seeds, n))
 
 
-_QUICK_TEXT = dict(  # the text fields of `quick`, shared by `mjcpu` (a tier for images only)
+_QUICK = Scale(
+    name="quick",
     n_labeled=2000, n_unlabeled=2000, n_val=300, n_test=3000,
     vocab_size=4000, max_len=16, embed_dim=64, cnn_maps=32, gru_hidden=48,
     batch_size=64, max_epochs=8, patience=2,
@@ -110,6 +111,13 @@ _QUICK_TEXT = dict(  # the text fields of `quick`, shared by `mjcpu` (a tier for
     labeled_sweep=(1000, 2000, 4000), seeds=5,
     sweep_seeds=3, sensitivity_seeds=1,
     sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.1, 1.0, 10.0)),
+    mj_n_labeled=1500, mj_n_unlabeled=1500, mj_n_val=300, mj_n_test=1000,
+    image_width_mult=0.125, image_max_epochs=10, image_patience=4,
+    addes_image_latent=16, addes_image_epochs_classifier=4, addes_image_epochs_vae=2,
+    addes_image_epochs_joint=3, mj_n_synthetic=1500,
+    mj_synthetic_sweep=(0, 750, 1500), mj_labeled_sweep=(750, 1500),
+    mj_sensitivity_grid=((1.0, 100.0), (0.1, 10.0)),
+    mj_seeds=2, mj_sweep_seeds=1, mj_sensitivity_seeds=1,
 )
 
 SCALES: dict[str, Scale] = {
@@ -130,27 +138,14 @@ SCALES: dict[str, Scale] = {
             mj_labeled_sweep=(64, 128), mj_sensitivity_grid=((100.0,), (0.1, 1.0)),
             mj_seeds=2, mj_sweep_seeds=1, mj_sensitivity_seeds=1,
         ),
-        Scale(
-            name="quick", **_QUICK_TEXT,
-            mj_n_labeled=1500, mj_n_unlabeled=1500, mj_n_val=300, mj_n_test=1000,
-            image_width_mult=0.125, image_max_epochs=10, image_patience=4,
-            addes_image_latent=16, addes_image_epochs_classifier=4, addes_image_epochs_vae=2,
-            addes_image_epochs_joint=3, mj_n_synthetic=1500,
-            mj_synthetic_sweep=(0, 750, 1500), mj_labeled_sweep=(750, 1500),
-            mj_sensitivity_grid=((1.0, 100.0), (0.1, 10.0)),
-            mj_seeds=2, mj_sweep_seeds=1, mj_sensitivity_seeds=1,
-        ),
+        _QUICK,
         # MJSynth at the paper's data sizes with quick's narrow networks, so that Table 4
-        # measures something on a 2-core CPU (issue 17); its text fields are quick's
-        Scale(
-            name="mjcpu", **_QUICK_TEXT,
+        # measures something on a 2-core CPU (issue 17); everything else is quick's
+        replace(
+            _QUICK, name="mjcpu",
             mj_n_labeled=6000, mj_n_unlabeled=24000, mj_n_val=1000, mj_n_test=10000,
-            image_width_mult=0.125, image_max_epochs=12, image_patience=4,
-            addes_image_latent=16, addes_image_epochs_classifier=4, addes_image_epochs_vae=2,
-            addes_image_epochs_joint=3, mj_n_synthetic=6000,
-            mj_synthetic_sweep=(0, 3000, 6000), mj_labeled_sweep=(2000, 6000),
-            mj_sensitivity_grid=((1.0, 100.0), (0.1, 10.0)),
-            mj_seeds=3, mj_sweep_seeds=1, mj_sensitivity_seeds=1,
+            image_max_epochs=12, mj_n_synthetic=6000,
+            mj_synthetic_sweep=(0, 3000, 6000), mj_labeled_sweep=(2000, 6000), mj_seeds=3,
         ),
         Scale(
             name="paper", n_labeled=2000, n_unlabeled=30000, n_val=1000, n_test=30000,
