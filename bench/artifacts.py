@@ -27,7 +27,7 @@ import numpy as np
 from addes.data import Inputs
 from addes.graph import ClassGraph
 from addes.train import ADDESConfig, ADDESGenerator
-from bench.conditioning import conditioning_report
+from bench.conditioning import N_EXAMPLES, conditioning_report, judge, paired_examples
 from bench.data.splits import Split
 from bench.data.wordgraph import GRAPH_TYPES
 from bench.io import atomic_save, load_cached
@@ -236,24 +236,14 @@ def _valid_synthetic(obj: Any, n_max: int, split: Split) -> bool:
 
 
 def generated_examples(split: Split, *, seed: int, params: Mapping[str, Any], scale: Scale,
-                       cache_dir: Path, n_per_setting: int = 10, device: str = "cpu",
+                       cache_dir: Path, n_per_setting: int = N_EXAMPLES, device: str = "cpu",
                        dtype: str = "fp32") -> list[dict]:
-    """For Table 3: seeded samples, each {"inputs_labels": [class names set to 1], "text": str,
-    "target_on": bool}. For each setting (all targets off, then all on), n_per_setting y_s rows
-    resampled from D_l, z from the prior."""
+    """For Table 3: per target, `n_per_setting` pairs of titles decoded from the same z and
+    y_s row of D_l with that target on and off, each scored by the TF-IDF+LR judge trained on
+    D_e (`bench.conditioning.paired_examples`; no test data, no true target label)."""
     gen = trained_generator(split, seed=seed, params=params, scale=scale, cache_dir=cache_dir,
                             device=device, dtype=dtype)
-    rng = np.random.default_rng(seed)
-    classes = split.graph.classes
-    examples = []
-    for target_on in (False, True):
-        y_s = split.y_s[rng.integers(0, len(split.y_s), n_per_setting)]
-        y_t = np.full((n_per_setting, split.graph.n_target), float(target_on), np.float32)
-        texts = gen.generate(y_s, y_t, seed=seed + int(target_on)).texts
-        for row, text in zip(np.concatenate([y_s, y_t], axis=1), texts, strict=True):
-            names = [c for c, v in zip(classes, row, strict=True) if v > 0.5]
-            examples.append({"inputs_labels": names, "text": text, "target_on": target_on})
-    return examples
+    return paired_examples(split, gen, judge(split, seed), seed, n_per_setting)
 
 
 def generated_images(split: Split, *, seed: int, params: Mapping[str, Any], scale: Scale,

@@ -16,6 +16,8 @@ printed by `python -m bench.diagnose`.
 - KL of z per latent dimension on validation (posterior collapse: dimensions near 0).
 - q_C's validation AP against Eq. 19 targets after each phase of Algorithm 1
   (`ADDESGenerator.phase_val_ap_`, recorded by `fit`).
+- Table 3's examples (`paired_examples`): per target, titles decoded from the same z and y_s
+  with that target on and off, each with the judge's p(target).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from bench.data.text import TOKEN_PATTERN
 
 N_PAIRS = 1000  # paired decodes per setting (fewer when D_l is smaller)
 N_SOURCE_TAGS = 8  # the most frequent source tags of D_l whose y_s gap is measured
+N_EXAMPLES = 10  # Table 3's title pairs per target
 ACTIVE_KL = 0.01  # nats: a latent dimension with a mean KL above this is "active"
 
 
@@ -52,6 +55,40 @@ def judge(split: Split, seed: int) -> TfidfLogisticRegression:
 def _pairs(split: Split, gen: ADDESGenerator, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return split.y_s[rng.integers(0, len(split.y_s), n)].copy(), gen.sample_z(n, seed=seed)
+
+
+def paired_examples(split: Split, gen: ADDESGenerator, judge_: TfidfLogisticRegression,
+                    seed: int, n: int = N_EXAMPLES) -> list[dict]:
+    """Table 3: for each target t, n pairs of titles decoded from one z ~ N(0, I) and one y_s
+    row of D_l, with y_t = Eq. 19's estimate from y_s except t, set to 1 in the first title of
+    the pair and 0 in the second; each title with the judge's p(t). Rows in pair order, each
+    {"target", "pair", "target_on", "inputs_labels" (class names set to 1), "text",
+    "judge"}; a decoder that reads y_t gives the "on" title the higher score."""
+    n_s, n_t = split.graph.n_inexact, split.graph.n_target
+    rows_s, rows_t, z_all = [], [], []
+    for j in range(n_t):
+        y_s, z = _pairs(split, gen, seed + j, n)
+        y_t = split.estimated_targets(y_s).astype(np.float32)
+        for on in (1.0, 0.0):
+            y_t[:, j] = on
+            rows_s.append(y_s)
+            rows_t.append(y_t.copy())
+            z_all.append(z)
+    y_s, y_t = np.concatenate(rows_s), np.concatenate(rows_t)
+    titles = gen.generate(y_s, y_t, seed=seed, z=np.concatenate(z_all))
+    scores = judge_.predict_proba(titles)[:, n_s:]
+    classes = split.graph.classes
+    examples = []
+    for j, target in enumerate(split.targets):
+        for k in range(n):
+            for block, on in ((2 * j, True), (2 * j + 1, False)):
+                i = block * n + k
+                labels = np.concatenate([y_s[i], y_t[i]])
+                examples.append({"target": target, "pair": k, "target_on": on,
+                                 "inputs_labels": [c for c, v in zip(classes, labels,
+                                                                      strict=True) if v > 0.5],
+                                 "text": titles.texts[i], "judge": float(scores[i, j])})
+    return examples
 
 
 def target_gap(split: Split, gen: ADDESGenerator, judge_: TfidfLogisticRegression, seed: int,

@@ -10,7 +10,9 @@ raw selection and conditioning numbers in a .json beside it) has three parts, ke
 
 0. Conditioning (bench.conditioning; no test data, no true target label): the y_t and y_s
    conditioning gaps, the NLL change when labels are flipped or shuffled, KL of z per
-   dimension, q_C's validation AP after each phase (from the generator's metadata).
+   dimension, q_C's validation AP after each phase (from the generator's metadata), and
+   Table 3's title pairs (one target on and off under the same z and y_s) with the D_e
+   judge's score of each title.
 
 1. Selection (validation data only). For each label-sampling strategy of
    `ADDESGenerator.sample_labels`, the suite's AugCNN (text-CNN) and AugLR (TF-IDF+LR) are
@@ -52,7 +54,12 @@ from addes.data import PAD, Inputs
 from addes.train import LABEL_STRATEGIES, ADDESGenerator
 from baselines.tfidf_lr import TfidfLogisticRegression
 from bench import artifacts, runner, stats
-from bench.conditioning import conditioning_markdown, conditioning_report
+from bench.conditioning import (
+    conditioning_markdown,
+    conditioning_report,
+    judge,
+    paired_examples,
+)
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, Split, load_split, modality_of
 from bench.data.stackoverflow import find_data_dir
 from bench.data.text import TOKEN_PATTERN
@@ -61,6 +68,7 @@ from bench.experiments import resolve_params
 from bench.io import atomic_write_json, atomic_write_text, check_writable
 from bench.methods import Estimator, get_method
 from bench.metrics import evaluate
+from bench.report.tables import table3_markdown
 from bench.runner import RunContext, with_estimated_targets
 from bench.scales import Scale, get_scale
 from bench.tuning import tune_allocator
@@ -416,6 +424,7 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
                                       cache_dir=ctx.cache_dir)
     if getattr(gen, "conditioning_", None) is None:  # a generator cached before it existed
         gen.conditioning_ = conditioning_report(split, gen, args.seed)
+    examples = paired_examples(split, gen, judge(split, args.seed), args.seed)
     scores = selection_scores(split, ctx, args.seed, args.strategies, args.variant,
                               args.options, args.alpha)
     synthetic = {s: artifacts.synthetic_training_set(
@@ -432,10 +441,24 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
               f"{artifacts.generator_options(params, scale) or 'none'}, seed {args.seed}) from the "
               f"cache {ctx.cache_dir}. No test-set number is computed.\n\n"
               f"{conditioning_markdown(gen.conditioning_)}\n"
+              f"{table3_section(examples)}\n"
               f"{selection_section(split, scores, params['n_synthetic'])}\n{analysis}")
     record = selection_record(args, split, scores)
-    record.update(variant=args.variant, options=args.options, conditioning=gen.conditioning_)
+    record.update(variant=args.variant, options=args.options, conditioning=gen.conditioning_,
+                  table3=examples)
     return report, record
+
+
+def table3_section(examples: list[dict]) -> str:
+    """Markdown: Table 3's title pairs with the D_e judge's scores, and the mean score of the
+    "on" and "off" titles per target (no true target label)."""
+    means = []
+    for target in dict.fromkeys(ex["target"] for ex in examples):
+        on, off = ([ex["judge"] for ex in examples if ex["target"] == target
+                    and ex["target_on"] == flag] for flag in (True, False))
+        means.append(f"{target} {np.mean(on):.3f} vs {np.mean(off):.3f}")
+    return (f"## Table 3: title pairs (same z and y_s, one target on / off)\n\nMean judge "
+            f"p(target), on vs off: {', '.join(means)}.\n\n{table3_markdown(examples)}")
 
 
 def selection_record(args: argparse.Namespace, split: Split, scores: list[ValScore]) -> dict:

@@ -48,10 +48,15 @@ def test_generator_and_synthetic_set_are_reused(smoke_split, tmp_path, monkeypat
     assert len(other[0]) == 20  # a new D_s from the cached generator
     examples = artifacts.generated_examples(smoke_split, seed=0, params=PARAMS, scale=SCALE,
                                             cache_dir=tmp_path, n_per_setting=3)
-    assert len(examples) == 6 and [e["target_on"] for e in examples] == [False] * 3 + [True] * 3
-    target = smoke_split.graph.targets[0]
-    assert all(target in e["inputs_labels"] for e in examples[3:])
-    assert all(isinstance(e["text"], str) for e in examples)
+    targets = smoke_split.graph.targets
+    assert len(examples) == 6 * len(targets)
+    assert [e["target_on"] for e in examples[:6]] == [True, False] * 3
+    for on, off in zip(examples[::2], examples[1::2], strict=True):  # one pair: t on, t off
+        assert on["target"] == off["target"] and on["pair"] == off["pair"]
+        assert on["target"] in on["inputs_labels"] and on["target"] not in off["inputs_labels"]
+        assert set(on["inputs_labels"]) - {on["target"]} == set(off["inputs_labels"])
+    assert [e["target"] for e in examples[::6]] == list(targets)
+    assert all(isinstance(e["text"], str) and 0 <= e["judge"] <= 1 for e in examples)
     assert len(list((tmp_path / "generators").glob("*.pt"))) == 1
 
 

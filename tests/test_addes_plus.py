@@ -23,7 +23,7 @@ from addes.model import (
 )
 from addes.train import ADDESConfig, ADDESGenerator
 from bench import artifacts
-from bench.conditioning import judge, nll_changes, source_gap, target_gap
+from bench.conditioning import judge, nll_changes, paired_examples, source_gap, target_gap
 from bench.scales import get_scale
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
@@ -98,6 +98,22 @@ def test_teacher_forced_nll_reads_the_labels_and_beats_the_unigram_model(toy):
     nll = nll_changes(split, gen, seed=0)
     assert nll["nll_per_token"] < nll["unigram_nll_per_token"]
     assert nll["shuffle_y_s"] > 0.05
+
+
+def test_table3_pairs_share_z_and_y_s_and_the_judge_scores_the_on_title_higher(toy):
+    split, gen, judge_ = toy
+    examples = paired_examples(split, gen, judge_, seed=0, n=20)
+    assert len(examples) == 40 and {e["target"] for e in examples} == {"javascript"}
+    on, off = examples[::2], examples[1::2]
+    assert all(a["pair"] == b["pair"] and a["target_on"] and not b["target_on"]
+               for a, b in zip(on, off, strict=True))
+    assert all(set(a["inputs_labels"]) - {"javascript"} == set(b["inputs_labels"])
+               for a, b in zip(on, off, strict=True))
+    gap = np.mean([a["judge"] for a in on]) - np.mean([b["judge"] for b in off])
+    assert gap > 0.1
+    # the score is the judge's p(target) of the printed title
+    scored = judge_.predict_proba(Inputs(np.zeros((1, 1), np.int64), (on[0]["text"],), VOCAB))
+    assert scored[0, split.graph.n_inexact] == pytest.approx(on[0]["judge"])
 
 
 def test_conditioning_gap_is_near_zero_when_the_decoder_y_t_input_is_zeroed(toy, monkeypatch):

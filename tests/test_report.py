@@ -22,6 +22,7 @@ from bench.report.tables import (
     results_table_latex,
     results_table_markdown,
     table3_latex,
+    table3_markdown,
 )
 
 DATASETS = ["stackoverflow-1", "stackoverflow-2"]
@@ -174,6 +175,18 @@ def test_latex_escape():
     tex = table3_latex([{"inputs_labels": ["c#", "jquery"], "text": "$.ajax call & 50% ~done",
                          "target_on": True}], FACTS)
     assert r"c\#, jquery & \$.ajax call \& 50\% \textasciitilde{}done & yes \\" in tex
+    scored = table3_latex([{"target": "c#", "pair": 0, "target_on": False,
+                            "inputs_labels": ["jquery"], "text": "a_b", "judge": 0.25}], FACTS)
+    assert r"Target & Input labels & Generated text & y\_t & Judge p(target) \\" in scored
+    assert r"c\# & jquery & a\_b & 0 & 0.250 \\" in scored
+
+
+def test_table3_markdown_shows_each_titles_judge_score_when_it_has_one():
+    md = table3_markdown([{"target": "c#", "pair": 0, "target_on": True,
+                           "inputs_labels": ["c#", "x|y"], "text": "t", "judge": 0.8125}])
+    assert "Judge p(target)" in md and "0.812" in md and r"x\|y" in md
+    assert "Judge" not in table3_markdown([{"inputs_labels": [], "text": "t",
+                                            "target_on": True}])
 
 
 def _doc(body: str) -> str:
@@ -254,13 +267,16 @@ def test_latex_is_well_formed_and_compiles(tmp_path):
     records = make_records()
     tables = {"table2.tex": _table2_latex(records), "table3.tex": table3_latex(
         [{"inputs_labels": ["c#", "c++"], "text": r"$.ajax {x} ~ ^ \ 100% a_b & #1",
-          "target_on": False}], FACTS)}
+          "target_on": False}], FACTS),
+              "table3s.tex": table3_latex([{"target": "c#", "pair": 0, "target_on": True,
+                                            "inputs_labels": ["c#"], "text": "x_y & 1%",
+                                            "judge": 0.5}], FACTS)}
     for name, tex in tables.items():
         assert latex_problems(_doc(tex)) == [], name
         (tmp_path / name).write_text(tex)
     if shutil.which("pdflatex") is None:
         return  # the structural check above is what runs here
-    (tmp_path / "doc.tex").write_text(_doc("\\input{table2.tex}\n\\input{table3.tex}"))
+    (tmp_path / "doc.tex").write_text(_doc("\n".join(f"\\input{{{name}}}" for name in tables)))
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
