@@ -3,8 +3,9 @@ without true target labels (issue 13), stored in each cached generator's metadat
 printed by `python -m bench.diagnose`.
 
 - y_t conditioning gap: a TF-IDF+LR judge trained on D_e (D_l's titles, y_s and Eq. 19's
-  target estimates) scores paired decodes: the same z and y_s (rows of D_l), every target on
-  vs every target off; per target, mean p(t) on minus mean p(t) off.
+  target estimates; fitted once per split in a process) scores paired decodes: the same z
+  and y_s (rows of D_l), every target on vs every target off; per target, mean p(t) on minus
+  mean p(t) off. All settings of a gap are decoded in one batched `generate` call.
 - y_s conditioning gap: the same judge's source-tag columns (D_l's own y_s), for the eight
   most frequent source tags: paired decodes with that tag on vs off (other labels and z
   fixed; y_t = Eq. 19 of the row with the tag on, in both), mean p(tag) on minus off.
@@ -22,6 +23,7 @@ printed by `python -m bench.diagnose`.
 
 from __future__ import annotations
 
+import hashlib
 from types import SimpleNamespace
 from typing import Any
 
@@ -43,18 +45,57 @@ ACTIVE_KL = 0.01  # nats: a latent dimension with a mean KL above this is "activ
 
 # the suite's TF-IDF+LR fits the label columns after graph.n_inexact: with 0 it judges all
 ALL_CLASSES = SimpleNamespace(n_inexact=0)
+_JUDGES: dict[tuple[str, int], TfidfLogisticRegression] = {}  # this process's fitted judges
+_MAX_JUDGES = 4
+
+
+def frequent_sources(split: Split, n_tags: int = N_SOURCE_TAGS) -> np.ndarray:
+    """Column indices of D_l's `n_tags` most frequent source tags (ties: the first listed)."""
+    return np.argsort(-split.y_s.sum(axis=0), kind="stable")[:n_tags]
+
+
+def _judge_key(split: Split, seed: int) -> tuple[str, int]:
+    """What a judge is fitted from: D_l's titles, y_s and Eq. 19's y_t (hashed)."""
+    h = hashlib.sha1("\n".join(split.labeled.texts).encode())
+    for arr in (split.y_s, split.estimated_targets(split.y_s)):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest(), seed
 
 
 def judge(split: Split, seed: int) -> TfidfLogisticRegression:
-    """TF-IDF+LR on D_e: D_l's titles with [y_s | Eq. 19's y_t] (no true target label)."""
-    y = np.concatenate([split.y_s, split.estimated_targets(split.y_s)], axis=1)
-    return TfidfLogisticRegression(TOKEN_PATTERN, seed=seed).fit(
-        split.labeled, y, graph=ALL_CLASSES)
+    """TF-IDF+LR on D_e: D_l's titles with [y_s | Eq. 19's y_t] (no true target label).
+
+    Only the columns a diagnostic reads are fitted, the targets and the N_SOURCE_TAGS most
+    frequent source tags; the other source columns are left constant (p = 0, never read).
+    Fitted once per (D_e, seed) in a process and reused by every generator of that split."""
+    key = _judge_key(split, seed)
+    if key not in _JUDGES:
+        y = np.concatenate([split.y_s, split.estimated_targets(split.y_s)], axis=1)
+        unread = np.ones(split.graph.n_inexact, bool)
+        unread[frequent_sources(split)] = False
+        y[:, np.flatnonzero(unread)] = 0.0
+        if len(_JUDGES) >= _MAX_JUDGES:
+            _JUDGES.clear()
+        _JUDGES[key] = TfidfLogisticRegression(TOKEN_PATTERN, seed=seed).fit(
+            split.labeled, y, graph=ALL_CLASSES)
+    return _JUDGES[key]
 
 
 def _pairs(split: Split, gen: ADDESGenerator, seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return split.y_s[rng.integers(0, len(split.y_s), n)].copy(), gen.sample_z(n, seed=seed)
+
+
+def _judged_decodes(gen: ADDESGenerator, judge_: TfidfLogisticRegression, settings:
+                    list[tuple[np.ndarray, np.ndarray]], z: np.ndarray, seed: int
+                    ) -> list[np.ndarray]:
+    """The judge's probabilities [n, |W|] of titles decoded from z under each (y_s, y_t)
+    setting; all settings in one `generate` call (batched decoding), z shared."""
+    n = len(z)
+    y_s = np.concatenate([ys for ys, _ in settings])
+    y_t = np.concatenate([yt for _, yt in settings])
+    p = judge_.predict_proba(gen.generate(y_s, y_t, seed=seed, z=np.tile(z, (len(settings), 1))))
+    return [p[i * n : (i + 1) * n] for i in range(len(settings))]
 
 
 def paired_examples(split: Split, gen: ADDESGenerator, judge_: TfidfLogisticRegression,
@@ -97,26 +138,30 @@ def target_gap(split: Split, gen: ADDESGenerator, judge_: TfidfLogisticRegressio
     y_s with every target off."""
     y_s, z = _pairs(split, gen, seed, n)
     n_s, n_t = split.graph.n_inexact, split.graph.n_target
-    p = {on: judge_.predict_proba(gen.generate(y_s, np.full((n, n_t), on, np.float32),
-                                               seed=seed, z=z))[:, n_s:].mean(axis=0)
-         for on in (1.0, 0.0)}
-    return {t: float(p[1.0][j] - p[0.0][j]) for j, t in enumerate(split.targets)}
+    p_on, p_off = _judged_decodes(gen, judge_, [(y_s, np.full((n, n_t), on, np.float32))
+                                                for on in (1.0, 0.0)], z, seed)
+    gap = p_on[:, n_s:].mean(axis=0) - p_off[:, n_s:].mean(axis=0)
+    return {t: float(gap[j]) for j, t in enumerate(split.targets)}
 
 
 def source_gap(split: Split, gen: ADDESGenerator, judge_: TfidfLogisticRegression, seed: int,
                n: int, n_tags: int = N_SOURCE_TAGS) -> dict[str, float]:
     """Per frequent source tag: mean judge p(tag) over n decodes with the tag on minus off
     (same z, other source tags, and y_t = Eq. 19 of the row with the tag on)."""
+    if n_tags > N_SOURCE_TAGS:
+        raise ValueError(f"the judge scores the {N_SOURCE_TAGS} most frequent source tags, "
+                         f"not {n_tags}")
     y_s, z = _pairs(split, gen, seed, n)
-    gaps = {}
-    for j in np.argsort(-split.y_s.sum(axis=0), kind="stable")[:n_tags]:
+    tags = frequent_sources(split, n_tags)
+    settings = []
+    for j in tags:
         on, off = y_s.copy(), y_s.copy()
         on[:, j], off[:, j] = 1.0, 0.0
         y_t = split.estimated_targets(on).astype(np.float32)
-        p_on, p_off = (judge_.predict_proba(gen.generate(ys, y_t, seed=seed, z=z))[:, j].mean()
-                       for ys in (on, off))
-        gaps[split.inexact[j]] = float(p_on - p_off)
-    return gaps
+        settings += [(on, y_t), (off, y_t)]
+    p = _judged_decodes(gen, judge_, settings, z, seed)
+    return {split.inexact[j]: float(p[2 * i][:, j].mean() - p[2 * i + 1][:, j].mean())
+            for i, j in enumerate(tags)}
 
 
 @torch.no_grad()
