@@ -19,8 +19,9 @@ Choices, documented:
 
 Deviations for "ADDES+" (issue 13), each an option, off in the published model:
 - `per_token`: each example's -ELBO (Eq. 6/7: reconstruction, KL_z, label KL) divided by its
-  number of scored tokens, so that alpha * L_cons is not drowned by tens of nats per title
-  (the paper's alpha = 100 for pixel sums against 0.1 for text suggests such a scale).
+  number of scored tokens (images: its number of pixels), so that alpha * L_cons is not
+  drowned by tens of nats per title (the paper's alpha = 100 for pixel sums against 0.1 for
+  text suggests such a scale).
 - `loss_consistency(..., classifier_grad=False)`: L_cons trains the decoder only; q_C is held
   fixed in it (Hu et al. 2017), so it cannot learn to read decoder artefacts.
 - `consistency_labels(..., "paired")`: L_cons's labels are y_s rows of the D_l batch, each
@@ -32,7 +33,10 @@ Deviations for "ADDES+" (issue 13), each an option, off in the published model:
   x: the teacher-forced NLL rises by 0.44 nats/token when y_t is flipped, while generated titles
   do not change with y_t and q_C's validation AP falls in the joint phase).
 - `coupled_target_prior`: a noisy-OR p(y_t|y_s, G) over the Eq. 18 links, used by Eq. 7 (with
-  q_C's soft y_s) and by Eq. 9's prior draws instead of per-class independence.
+  q_C's soft y_s) and by Eq. 9's prior draws instead of per-class independence (the MJSynth
+  word graph: its forest's p(y_t|y_s) instead of the noisy-OR).
+Images take the same options except `label_input` (the image decoder already reads the labels
+as input channels); generation from the posterior is `ADDESGenerator.sample_posterior`.
 """
 
 from __future__ import annotations
@@ -99,7 +103,11 @@ def coupled_target_prior(graph: ClassGraph, q_s: torch.Tensor, eps: float) -> to
     1 - (1 - eps) prod_{j linked to t} (1 - (1 - eps) q_s(j)) (a leak of eps, each link firing
     with 1 - eps), clipped to [eps, 1 - eps]: binary y_s gives exactly `smoothed_target_prior`
     (Eq. 19 smoothed); soft y_s (q_C on D_u, Eq. 7) gives the expected noisy-OR, so the prior
-    follows the source tags."""
+    follows the source tags. A graph with its own p(y_t|y_s) (the MJSynth word graph's
+    forest, `smoothed_target_prior`) gives that at y_s rounded at 0.5: a plug-in without a
+    gradient to q_s (the forest is not differentiable)."""
+    if hasattr(graph, "target_probabilities"):
+        return smoothed_target_prior(graph, (q_s.detach() > 0.5).to(q_s.dtype), eps)
     links = torch.as_tensor(graph.target_links, dtype=q_s.dtype, device=q_s.device)
     log_off = torch.log1p(-(1 - eps) * q_s.clamp(0, 1)) @ links.T
     return (1 - (1 - eps) * log_off.exp()).clamp(eps, 1 - eps)
@@ -130,10 +138,10 @@ def label_prior(graph: ClassGraph, y_s: np.ndarray, eps: float) -> np.ndarray:
 
 
 def _batch_mean(per_example: torch.Tensor, x: torch.Tensor, per_token: bool) -> torch.Tensor:
-    """Mean over the batch of per-example sums, each divided by its scored tokens when
-    `per_token` (text only; an image's pixel sum is left as it is)."""
-    if per_token and x.dtype == torch.long:
-        per_example = per_example / scored_tokens(x)
+    """Mean over the batch of per-example sums, each divided, when `per_token`, by its scored
+    tokens (text) or its number of pixels (images: a per-pixel -ELBO)."""
+    if per_token:
+        per_example = per_example / (scored_tokens(x) if x.dtype == torch.long else x[0].numel())
     return per_example.mean()
 
 

@@ -59,9 +59,12 @@ from addes.model import (
     loss_total,
     loss_unlabeled,
 )
+from addes.text import reparameterize
 from baselines.training import TrainConfig, autocast, make_optimizer
 
-LABEL_STRATEGIES = ("prior", "resample", "tied", "coupled")
+LABEL_STRATEGIES = ("prior", "resample", "tied", "coupled", "posterior")
+# strategies that need D_u: `sample_posterior` draws the labels and z together
+POSTERIOR_STRATEGIES = ("posterior",)
 LABEL_PRIORS = ("independent", "coupled")
 PHASES = ("classifier", "generative", "joint")  # Algorithm 1's lines 1, 2 and 3-6
 
@@ -295,7 +298,8 @@ class ADDESGenerator:
         diagnostic): y_s resampled from D_l and y_t = the graph's estimate from y_s (Eq. 19 for
         text), i.e. labeled exactly as D_e is. "coupled" (ADDES+, text graphs): y_s resampled
         from D_l, y_t drawn from the noisy-OR p(y_t|y_s, G) of `coupled_target_prior`, the
-        paper's p(y_s, y_t|G) with y_s's real co-occurrences.
+        paper's p(y_s, y_t|G) with y_s's real co-occurrences. "posterior" needs D_u and draws
+        z with the labels: `sample_posterior`.
         """
         rng = np.random.default_rng(seed)
         n_s = self.graph_.n_inexact
@@ -314,7 +318,37 @@ class ADDESGenerator:
             p_t = coupled_target_prior(self.graph_, torch.from_numpy(y_s),
                                        self.config.label_smoothing_eps).numpy()
             return y_s, (rng.random(p_t.shape) < p_t).astype(np.float32)
+        if strategy in POSTERIOR_STRATEGIES:
+            raise ValueError(f"label strategy {strategy!r} draws labels and z from D_u: "
+                             f"use sample_posterior")
         raise ValueError(f"label strategy must be one of {LABEL_STRATEGIES}, not {strategy!r}")
+
+    @torch.no_grad()
+    def sample_posterior(self, unlabeled: Inputs, n: int, seed: int = 0,
+                         batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Labels and latent codes for generation from the posterior (Section 4: z "sampled
+        from the prior p(z) or posterior p_E(z|x)"; the labels from q_C(y_s, y_t|x_u, G), the
+        posterior of unlabeled data that Section 4.3 names for p(y_s, y_t)): n rows of D_u,
+        each used once per pass (a permutation, cycled when n > |D_u|); z ~ q_E(z|x_u) and
+        every label drawn from Bernoulli(q_C(y|x_u, G)).
+        Returns (y_s [n, |S|], y_t [n, |T|], z [n, latent]); pass z to `generate`."""
+        if len(unlabeled) == 0:
+            raise ValueError("posterior generation needs unlabeled examples (D_u is empty)")
+        rng = np.random.default_rng(seed)
+        rows = np.concatenate([rng.permutation(len(unlabeled))
+                               for _ in range(-(-n // len(unlabeled)))])[:n]
+        x = torch.from_numpy(unlabeled.x[rows]).to(self.config.device)
+        gen = torch.Generator(device=self.config.device).manual_seed(seed)
+        self.model_.eval()
+        z, q = [], []
+        for xb in x.split(batch_size):
+            with self._precision():
+                mu, logvar = self.model_.encoder(xb)
+                z.append(reparameterize(mu.float(), logvar.float(), gen))
+                q.append(torch.sigmoid(self.model_.classify(xb)))
+        y = torch.bernoulli(torch.cat(q), generator=gen).cpu().numpy().astype(np.float32)
+        n_s = self.graph_.n_inexact
+        return y[:, :n_s], y[:, n_s:], torch.cat(z).cpu().numpy()
 
     def _prior(self) -> np.ndarray:
         return self.model_.label_prior.cpu().numpy()
@@ -332,7 +366,8 @@ class ADDESGenerator:
         [n, latent] (Figure 5 decodes the same z under different labels). Text: ancestral
         sampling of tokens; images: the decoder's mean images float32 [n, 1, 32, 100]."""
         if z_from != "prior":
-            raise ValueError(f"z_from must be 'prior', not {z_from!r}")
+            raise ValueError(f"z_from must be 'prior', not {z_from!r} (for the posterior, pass "
+                             f"the z of `sample_posterior`)")
         self.model_.eval()
         dev = self.config.device
         gen = torch.Generator(device=dev).manual_seed(seed)

@@ -26,7 +26,7 @@ import numpy as np
 
 from addes.data import Inputs
 from addes.graph import ClassGraph
-from addes.train import ADDESConfig, ADDESGenerator
+from addes.train import POSTERIOR_STRATEGIES, ADDESConfig, ADDESGenerator
 from bench.conditioning import N_EXAMPLES, conditioning_report, judge, paired_examples
 from bench.data.splits import Split
 from bench.data.wordgraph import GRAPH_TYPES
@@ -182,7 +182,8 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
                            ) -> tuple[Inputs, np.ndarray]:
     """D_s for a job: inputs and labels [n, |W|] (S then T). params keys: variant ("ADDES" |
     "ADDES-CNN" | "ADDES-W"), alpha, beta, n_synthetic, label_sampling (optional, default
-    "resample"; see ADDESGenerator.sample_labels), target_labels (optional: "assigned", the
+    "resample"; see ADDESGenerator.sample_labels; "posterior": z and labels from q_E and q_C of
+    D_u rows, ADDESGenerator.sample_posterior), target_labels (optional: "assigned", the
     paper's, keeps the labels the examples were generated under; "q_C" replaces the target
     labels by q_C's soft predictions on the generated inputs: a fix tried behind a flag)."""
     n = _requested_size(split.modality, scale, params)
@@ -202,8 +203,11 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
         else:
             gen = trained_generator(split, seed=seed, params=params, scale=scale,
                                     cache_dir=cache_dir, device=device, dtype=dtype)
-            y_s, y_t = gen.sample_labels(n_max, sampling, seed=seed)
-            inputs = gen.generate(y_s, y_t, seed=seed)
+            if sampling in POSTERIOR_STRATEGIES:  # z and labels from q_E and q_C of D_u
+                y_s, y_t, z = gen.sample_posterior(split.unlabeled, n_max, seed=seed)
+            else:
+                (y_s, y_t), z = gen.sample_labels(n_max, sampling, seed=seed), None
+            inputs = gen.generate(y_s, y_t, seed=seed, z=z)
             if relabel == "q_C":  # the generator's own classifier labels what it generated
                 y_t = gen.predict_proba(inputs)[:, split.graph.n_inexact :]
             labels = np.concatenate([y_s, y_t], axis=1).astype(np.float32)

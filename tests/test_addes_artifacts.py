@@ -46,6 +46,10 @@ def test_generator_and_synthetic_set_are_reused(smoke_split, tmp_path, monkeypat
                                              params={**PARAMS, "label_sampling": "prior"},
                                              scale=SCALE, cache_dir=tmp_path)
     assert len(other[0]) == 20  # a new D_s from the cached generator
+    posterior = artifacts.synthetic_training_set(
+        smoke_split, seed=0, params={**PARAMS, "label_sampling": "posterior"}, scale=SCALE,
+        cache_dir=tmp_path)  # z and labels from q_E and q_C of D_u rows
+    assert len(posterior[0]) == 20 and set(np.unique(posterior[1])) <= {0.0, 1.0}
     examples = artifacts.generated_examples(smoke_split, seed=0, params=PARAMS, scale=SCALE,
                                             cache_dir=tmp_path, n_per_setting=3)
     targets = smoke_split.graph.targets

@@ -243,3 +243,36 @@ def test_detached_labels_leave_q_c_only_its_label_kl_gradient():
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(kl_only, detached, strict=True))
     assert not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(kl_only, through,
                                                                    strict=True))
+
+
+def test_posterior_generation_draws_z_and_labels_from_the_same_unlabeled_title(toy,
+                                                                               monkeypatch):
+    """z ~ q_E(z|x_u) and labels ~ Bernoulli(q_C(y|x_u)) of one D_u row: with q_E and q_C
+    replaced by sharp functions of the title, every draw's z and labels come from one row."""
+    split, gen, _ = toy
+    model, u = gen.model_, split.unlabeled
+    monkeypatch.setattr(model.encoder, "forward", lambda x: (x[:, :4].float(),
+                                                             torch.full((len(x), 4), -40.0)))
+    monkeypatch.setattr(model, "classify", lambda x: 40.0 * (2.0 * (x[:, :3] > 4) - 1))
+    y_s, y_t, z = gen.sample_posterior(u, len(u) + 7, seed=3)
+    assert y_s.shape == (len(u) + 7, 2) and y_t.shape == (len(u) + 7, 1)
+    np.testing.assert_array_equal(np.concatenate([y_s, y_t], axis=1), z[:, :3] > 4)
+    rows = {tuple(r) for r in u.x[:, :4]}
+    assert {tuple(r) for r in z.round().astype(np.int64)} == rows  # each row at least once
+    again = gen.sample_posterior(u, len(u) + 7, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip((y_s, y_t, z), again, strict=True))
+    titles = gen.generate(y_s, y_t, seed=0, z=z)
+    assert len(titles) == len(u) + 7
+
+
+def test_posterior_labels_follow_q_c_on_average(toy):
+    split, gen, _ = toy
+    y_s, y_t, z = gen.sample_posterior(split.unlabeled, 40 * len(split.unlabeled), seed=0)
+    q = gen.predict_proba(split.unlabeled)
+    np.testing.assert_allclose(np.concatenate([y_s, y_t], axis=1).mean(axis=0), q.mean(axis=0),
+                               atol=0.03)
+    assert set(np.unique(y_s)) <= {0.0, 1.0} and z.shape[1] == gen.config.latent
+    with pytest.raises(ValueError, match="sample_posterior"):
+        gen.sample_labels(4, "posterior")
+    with pytest.raises(ValueError, match="sample_posterior"):
+        gen.generate(y_s[:2], y_t[:2], z_from="posterior")

@@ -3,12 +3,16 @@ stability of the text suite's job keys."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
 from addes.data import Inputs
 from addes.image import ConvStack, ImageADDES, ImageDecoder, ImageEncoder, channels
 from addes.model import (
+    consistency_labels,
+    coupled_target_prior,
     label_prior,
     loss_classifier_init,
     loss_consistency,
@@ -136,8 +140,6 @@ def test_figure5_grid(mj_split, cache_dir, tmp_path):
 
 def test_text_job_keys_ignore_the_image_fields(tmp_path):
     """Adding the MJSynth suite left the text suite's keys (and so its records) unchanged."""
-    from dataclasses import replace
-
     ctx = RunContext("stackoverflow", SMOKE, tmp_path, tmp_path)
     other = RunContext("stackoverflow", replace(SMOKE, mj_n_labeled=999, image_width_mult=0.5),
                        tmp_path, tmp_path)
@@ -151,3 +153,58 @@ def test_text_job_keys_ignore_the_image_fields(tmp_path):
 def test_image_inputs_are_images(mj_split):
     assert isinstance(mj_split.labeled, Inputs) and mj_split.modality == "image"
     assert mj_split.labeled.x.shape[1:] == (1, 32, 100)
+
+
+# ---- issue 13's options on the image ADDES -----------------------------------------------------
+
+
+def test_image_per_pixel_loss_is_the_pixel_sum_over_the_pixel_count(mj_split):
+    torch.manual_seed(0)
+    model = _model(mj_split)
+    model.eval()  # z = mu: both calls see the same z
+    x = torch.from_numpy(mj_split.labeled.x[:8])
+    ys = torch.from_numpy(mj_split.y_s[:8])
+    summed = loss_labeled(model, x, ys, 0.1)[0]
+    per_pixel = loss_labeled(model, x, ys, 0.1, per_token=True)[0]
+    assert torch.isfinite(per_pixel) and per_pixel.abs() < summed.abs()
+    torch.testing.assert_close(per_pixel, summed / (32 * 100))
+    u = torch.from_numpy(mj_split.unlabeled.x[:8])
+    torch.testing.assert_close(loss_unlabeled(model, u, per_token=True),
+                               loss_unlabeled(model, u) / (32 * 100))
+
+
+def test_image_stop_gradient_keeps_q_c_out_of_l_cons(mj_split):
+    torch.manual_seed(0)
+    model = _model(mj_split)
+    gen = torch.Generator().manual_seed(0)
+    loss_consistency(model, 4, 0, 1.0, 0, gen, classifier_grad=False).backward()
+    assert all(p.grad is None for p in model.classifier_parameters())
+    assert model.decoder.project.weight.grad.abs().sum() > 0
+    loss_consistency(model, 4, 0, 1.0, 0, gen).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in model.classifier_parameters())
+
+
+def test_image_coupled_prior_is_the_word_forest_at_the_rounded_y_s(mj_split):
+    q_s = torch.rand(16, mj_split.graph.n_inexact, generator=torch.Generator().manual_seed(0))
+    coupled = coupled_target_prior(mj_split.graph, q_s, 0.1)
+    forest = mj_split.graph.target_probabilities((q_s > 0.5).numpy()).clip(0.1, 0.9)
+    np.testing.assert_allclose(coupled.numpy(), forest, rtol=1e-6)
+    model = _model(mj_split)
+    y, z = consistency_labels(model, 8, torch.Generator().manual_seed(0), coupled_eps=0.1)
+    assert y.shape == (8, len(mj_split.graph.classes)) and z.shape == (8, 4)
+
+
+def test_image_generator_with_every_option_and_posterior_generation(mj_split):
+    config = replace(CONFIG, per_token=True, cons_classifier_grad=False, cons_labels="paired",
+                     label_prior="coupled", detach_labels=True)
+    gen = ADDESGenerator(config, seed=0).fit(mj_split.labeled, mj_split.y_s,
+                                             mj_split.unlabeled, mj_split.graph,
+                                             val=(mj_split.val, mj_split.val_y_s))
+    y_s, y_t, z = gen.sample_posterior(mj_split.unlabeled, 6, seed=1)
+    images = gen.generate(y_s, y_t, seed=2, z=z)
+    assert images.x.shape == (6, 1, 32, 100) and np.isfinite(images.x).all()
+    again = gen.sample_posterior(mj_split.unlabeled, 6, seed=1)
+    np.testing.assert_array_equal(again[2], z)
+    y_s, y_t = gen.sample_labels(6, "coupled", seed=1)
+    assert y_t.shape == (6, mj_split.graph.n_target)
