@@ -87,3 +87,25 @@ def test_simulated_wall_time_waits_for_shared_artifacts():
     # worker A: g 0-10, job 1 10-11; worker B: waits 0-10, job 2 10-12; job 3 on A 11-15
     assert simulate_wall(jobs, workers=2) == pytest.approx(15.0)
     assert simulate_wall(jobs, workers=1) == pytest.approx(17.0)
+
+
+def test_sopaper_tier_has_the_paper_text_sizes_and_a_generator_within_two_hours(tmp_path,
+                                                                                 capsys):
+    """Issue 13's tier: the paper's Stack Overflow sizes and widths; one generator at its max
+    epochs within 2 h of a 2-core CPU by the committed cost data; covered by --dry-run."""
+    from bench.cli import main
+
+    tier, paper = get_scale("sopaper"), get_scale("paper")
+    same = ("n_labeled", "n_unlabeled", "vocab_size", "max_len", "embed_dim", "cnn_maps",
+            "gru_hidden", "addes_embed", "addes_hidden", "addes_latent", "n_synthetic")
+    assert [getattr(tier, f) for f in same] == [getattr(paper, f) for f in same]
+    assert tier.n_test >= 3000 and tier.identity("image") == {
+        **get_scale("quick").identity("image"), **tier.identity("text")}
+    entry = costs.load_cost_data().entry("cpu", "fp32")
+    core_seconds = costs.estimate(costs.generator_parts("text", tier), entry).seconds
+    assert core_seconds / 2 <= 2 * 3600
+    assert main(["--suite", "stackoverflow", "--scale", "sopaper", "--jobs", "1", "--dry-run",
+                 "--out", str(tmp_path / "r")]) == 0
+    text = capsys.readouterr().out
+    assert "Dry run of stackoverflow at scale sopaper" in text
+    assert "D_s of 30000 titles" in text and not (tmp_path / "r").exists()
