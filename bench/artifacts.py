@@ -27,7 +27,13 @@ import numpy as np
 from addes.data import Inputs
 from addes.graph import ClassGraph
 from addes.train import POSTERIOR_STRATEGIES, ADDESConfig, ADDESGenerator
-from bench.conditioning import N_EXAMPLES, conditioning_report, judge, paired_examples
+from bench.conditioning import (
+    N_EXAMPLES,
+    conditioning_report,
+    image_conditioning_report,
+    judge,
+    paired_examples,
+)
 from bench.data.splits import Split
 from bench.data.wordgraph import GRAPH_TYPES
 from bench.io import atomic_save, load_cached
@@ -171,8 +177,9 @@ def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], sca
             split.labeled, split.y_s, split.unlabeled, _training_graph(split, variant),
             val=(split.val, split.val_y_s))
         state = gen.state_dict()
-        if split.modality == "text":  # metadata: does it read its labels? (bench.conditioning)
-            gen.conditioning_ = state["conditioning"] = conditioning_report(split, gen, seed)
+        # metadata: does it read its labels? (bench.conditioning)
+        report = conditioning_report if split.modality == "text" else image_conditioning_report
+        gen.conditioning_ = state["conditioning"] = report(split, gen, seed)
         atomic_save(state, path, GRAPH_TYPES)
         return gen
 

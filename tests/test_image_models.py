@@ -25,6 +25,7 @@ from addes.train import ADDESConfig, ADDESGenerator
 from baselines.sdann import SDANN, SDANNFeatures
 from baselines.training import TrainConfig
 from bench import artifacts
+from bench.conditioning import image_conditioning_report
 from bench.experiments import IMAGE_ALPHA, resolve_params
 from bench.runner import Job, RunContext, job_key, with_estimated_targets
 from bench.scales import IMAGE_FIELDS, get_scale
@@ -208,3 +209,15 @@ def test_image_generator_with_every_option_and_posterior_generation(mj_split):
     np.testing.assert_array_equal(again[2], z)
     y_s, y_t = gen.sample_labels(6, "coupled", seed=1)
     assert y_t.shape == (6, mj_split.graph.n_target)
+    report = image_conditioning_report(mj_split, gen, seed=0, n=16)
+    assert report["y_t_pixel_change"] > 0 and report["z_pixel_change"] > 0
+    assert len(report["kl_z"]) == config.latent and set(report["q_C_val_AP"]) == {
+        "classifier", "generative", "joint"}
+    decoder, n_s = gen.model_.decoder, mj_split.graph.n_inexact
+    forward = decoder.forward
+
+    def blind(z, y):  # a decoder that ignores y_t: no pixel moves with it
+        return forward(z, torch.cat([y[:, :n_s], torch.zeros_like(y[:, n_s:])], dim=1))
+
+    decoder.forward = blind
+    assert image_conditioning_report(mj_split, gen, seed=0, n=16)["y_t_pixel_change"] == 0.0
