@@ -154,7 +154,8 @@ SCALES: dict[str, Scale] = {
         # it), test 3k; the paper's vocabulary, title length and widths (classifiers 300 /
         # 100 maps / 150, ADDES 300 / 150 / 64), phase 1 at the paper's 20 epochs and the
         # generator phases at 6 + 6 (the paper: 20 + 40) so that one generator fits about
-        # 1.3 h of a 2-core CPU (`--dry-run`); the MJSynth fields are quick's
+        # 1.5 h of a 2-core CPU at its max epochs (`--dry-run`: 29 min calibrated); the
+        # MJSynth fields are quick's
         replace(
             _QUICK, name="sopaper",
             n_labeled=2000, n_unlabeled=30000, n_val=1000, n_test=3000,
