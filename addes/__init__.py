@@ -11,8 +11,16 @@ graph (Eqs. 15, 17-19), gcn, model / text / image (the networks and losses), tra
 (tokenisation and vocabulary), codec (the no-pickle file format), data (the Inputs container).
 """
 
-from addes.estimator import ADDESEstimator
-from addes.graph import ClassGraph
-from addes.train import ADDESConfig
+import importlib
+from typing import Any
 
-__all__ = ["ADDESConfig", "ADDESEstimator", "ClassGraph"]
+# name -> module; loaded on first use, so that `import addes.graph` stays pure numpy
+_EXPORTS = {"ADDESConfig": "addes.train", "ADDESEstimator": "addes.estimator",
+            "ClassGraph": "addes.graph"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'addes' has no attribute {name!r}")
