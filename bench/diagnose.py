@@ -49,13 +49,13 @@ import torch
 from sklearn.metrics import average_precision_score
 
 from addes.data import PAD, Inputs
+from addes.tokens import TOKEN_PATTERN
 from addes.train import LABEL_STRATEGIES, ADDESGenerator
 from baselines.tfidf_lr import TfidfLogisticRegression
 from bench import artifacts, runner, stats
 from bench.conditioning import conditioning_markdown, conditioning_report
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, Split, load_split, modality_of
 from bench.data.stackoverflow import find_data_dir
-from bench.data.text import TOKEN_PATTERN
 from bench.errors import UserError
 from bench.experiments import resolve_params
 from bench.io import atomic_write_json, atomic_write_text, check_writable
