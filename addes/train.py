@@ -60,7 +60,7 @@ from addes.model import (
     loss_unlabeled,
 )
 from addes.text import reparameterize
-from baselines.training import TrainConfig, autocast, make_optimizer
+from addes.training import TrainConfig, autocast, make_optimizer
 
 LABEL_STRATEGIES = ("prior", "resample", "tied", "coupled", "posterior")
 # strategies that need D_u: `sample_posterior` draws the labels and z together
@@ -90,7 +90,7 @@ class ADDESConfig:
     kl_anneal_steps: int = 0  # deviation when > 0 (Bowman et al. 2016)
     word_dropout: float = 0.0  # deviation when > 0 (Bowman et al. 2016)
     device: str = "cpu"
-    dtype: str = "fp32"  # "bf16": forward passes under bf16 autocast (baselines.training.autocast)
+    dtype: str = "fp32"  # "bf16": forward passes under bf16 autocast (addes.training.autocast)
     width_mult: float = 1.0  # images: the paper's filter counts times this
     # ADDES+ options (issue 13); the defaults are the published model
     per_token: bool = False  # -ELBO per scored token (text)

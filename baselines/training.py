@@ -17,10 +17,8 @@ forward/backward pass on CPU), early stopping on validation loss, best weights r
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,34 +27,7 @@ from torch.nn import functional as F
 
 from addes.data import Inputs
 from addes.graph import ClassGraph
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    batch_size: int = 64
-    max_epochs: int = 10
-    patience: int = 3
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    device: str = "cpu"
-    dtype: str = "fp32"  # "bf16": forward passes under bf16 autocast (see `autocast`)
-    # start the output biases at the classes' log prior odds (`prior_log_odds`); needs a
-    # model with an `output_bias` parameter
-    prior_init: bool = False
-
-
-PRECISIONS = ("fp32", "bf16")
-
-
-def autocast(device: str, dtype: str) -> contextlib.AbstractContextManager:
-    """The precision of forward passes: bf16 autocast (matmuls and convolutions in bfloat16,
-    reductions and losses in float32; weights and optimiser state stay float32), or nothing
-    for fp32."""
-    if dtype not in PRECISIONS:
-        raise ValueError(f"dtype must be one of {PRECISIONS}, not {dtype!r}")
-    if dtype == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+from addes.training import TrainConfig, autocast, make_optimizer
 
 
 def as_tensor(X: Inputs, device: str = "cpu") -> torch.Tensor:
@@ -74,10 +45,6 @@ def prior_log_odds(y: torch.Tensor) -> torch.Tensor:
     """
     rate = (y.float().sum(dim=0) + 1.0) / (len(y) + 2.0)
     return torch.log(rate / (1.0 - rate))
-
-
-def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
 
 
 Regularizer = Callable[[nn.Module, torch.Generator], torch.Tensor]

@@ -6,7 +6,9 @@ a JSON tree, no pickle; bench.io); a second request loads it. One D_s of the lar
 any experiment of the scale asks for (max of scale.synthetic_sweep and scale.n_synthetic) is
 generated per (generator, label sampling) under cache_dir/synthetic/ (.npz), and a job asking for n
 synthetic examples gets its first n rows, so the sizes of Figure 3 are nested. File locks make
-parallel workers wait for, rather than repeat, each other's training.
+parallel workers wait for, rather than repeat, each other's training. Generators are trained,
+and D_s and Table 3's examples sampled, through the library's `addes.ADDESEstimator` (one code
+path with users of the library); its cache entry is the generator's state_dict.
 
 Variants (Section 5.6): "ADDES" (GCN classifier over G), "ADDES-CNN" (multi-label linear head,
 no GCN), "ADDES-W" (GCN over Eq. 17 computed from the TRUE labels of D_l over all of W: the
@@ -19,14 +21,16 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from addes.data import Inputs
+from addes.estimator import ADDESEstimator
 from addes.graph import ClassGraph
-from addes.train import POSTERIOR_STRATEGIES, ADDESConfig, ADDESGenerator
+from addes.train import ADDESConfig, ADDESGenerator
 from bench.conditioning import (
     N_EXAMPLES,
     conditioning_report,
@@ -173,9 +177,10 @@ def trained_generator(split: Split, *, seed: int, params: Mapping[str, Any], sca
                 path.unlink(missing_ok=True)
         variant = _variant(params)
         log.info("training %s generator for %s (seed %d) -> %s", variant, split.dataset, seed, path)
-        gen = ADDESGenerator(addes_config(params, scale, device, split.modality, dtype), seed).fit(
-            split.labeled, split.y_s, split.unlabeled, _training_graph(split, variant),
-            val=(split.val, split.val_y_s))
+        config = addes_config(params, scale, device, split.modality, dtype)
+        gen = ADDESEstimator(seed=seed, **asdict(config)).fit(
+            split.labeled, split.y_s, _training_graph(split, variant), unlabeled=split.unlabeled,
+            val=(split.val, split.val_y_s)).generator_
         state = gen.state_dict()
         # metadata: does it read its labels? (bench.conditioning)
         report = conditioning_report if split.modality == "text" else image_conditioning_report
@@ -208,18 +213,22 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
         if cached is not None:
             inputs, labels = cached
         else:
-            gen = trained_generator(split, seed=seed, params=params, scale=scale,
-                                    cache_dir=cache_dir, device=device, dtype=dtype)
-            if sampling in POSTERIOR_STRATEGIES:  # z and labels from q_E and q_C of D_u
-                y_s, y_t, z = gen.sample_posterior(split.unlabeled, n_max, seed=seed)
-            else:
-                (y_s, y_t), z = gen.sample_labels(n_max, sampling, seed=seed), None
-            inputs = gen.generate(y_s, y_t, seed=seed, z=z)
+            est = _estimator(split, seed=seed, params=params, scale=scale, cache_dir=cache_dir,
+                             device=device, dtype=dtype, label_sampling=sampling)
+            # "posterior" draws z and labels from q_E and q_C of D_u rows
+            inputs, labels = est.sample_inputs(n_max, seed=seed, unlabeled=split.unlabeled)
             if relabel == "q_C":  # the generator's own classifier labels what it generated
-                y_t = gen.predict_proba(inputs)[:, split.graph.n_inexact :]
-            labels = np.concatenate([y_s, y_t], axis=1).astype(np.float32)
+                n_s = split.graph.n_inexact
+                labels[:, n_s:] = est.predict_proba(inputs)[:, n_s:]
             atomic_save((inputs, labels), path, (Inputs,))
     return inputs.subset(slice(0, n)), labels[:n]
+
+
+def _estimator(split: Split, *, seed: int, label_sampling: str = DEFAULT_LABEL_SAMPLING,
+               **kwargs: Any) -> ADDESEstimator:
+    """The library's estimator around the job's (cached or trained) generator."""
+    return ADDESEstimator.from_generator(trained_generator(split, seed=seed, **kwargs),
+                                         seed=seed, label_sampling=label_sampling)
 
 
 def _requested_size(modality: str, scale: Scale, params: Mapping[str, Any]) -> int:

@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from tabulate import tabulate
 
-from baselines.training import PRECISIONS
+from addes.training import PRECISIONS
 from bench import cluster, kernels, regress
 from bench.data import auto_relations
 from bench.data.render import load_word_list

@@ -32,10 +32,10 @@ import torch
 
 from addes.model import reconstruction_nll
 from addes.text import decoder_io
+from addes.tokens import TOKEN_PATTERN
 from addes.train import ADDESGenerator
 from baselines.tfidf_lr import TfidfLogisticRegression
 from bench.data.splits import Split
-from bench.data.text import TOKEN_PATTERN
 
 N_PAIRS = 500  # paired decodes per setting (fewer when D_l is smaller; SE of a gap ~0.005)
 N_SOURCE_TAGS = 8  # the most frequent source tags of D_l whose y_s gap is measured

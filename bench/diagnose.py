@@ -51,6 +51,7 @@ import torch
 from sklearn.metrics import average_precision_score
 
 from addes.data import PAD, Inputs
+from addes.tokens import TOKEN_PATTERN
 from addes.train import LABEL_STRATEGIES, POSTERIOR_STRATEGIES, ADDESGenerator
 from baselines.tfidf_lr import TfidfLogisticRegression
 from bench import artifacts, runner, stats
@@ -62,7 +63,6 @@ from bench.conditioning import (
 )
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, Split, load_split, modality_of
 from bench.data.stackoverflow import find_data_dir
-from bench.data.text import TOKEN_PATTERN
 from bench.errors import UserError
 from bench.experiments import resolve_params
 from bench.io import atomic_write_json, atomic_write_text, check_writable

@@ -14,7 +14,7 @@ from sklearn.naive_bayes import MultinomialNB
 
 from addes.data import Inputs
 from addes.graph import ClassGraph
-from bench.data.text import TOKEN_PATTERN
+from addes.tokens import TOKEN_PATTERN
 from bench.methods import MethodContext, register
 
 

@@ -276,3 +276,16 @@ def test_posterior_labels_follow_q_c_on_average(toy):
         gen.sample_labels(4, "posterior")
     with pytest.raises(ValueError, match="sample_posterior"):
         gen.generate(y_s[:2], y_t[:2], z_from="posterior")
+
+
+def test_the_library_estimator_generates_from_the_posterior_of_given_unlabeled_titles(toy):
+    from addes.estimator import ADDESEstimator
+
+    split, gen, _ = toy
+    est = ADDESEstimator.from_generator(gen, label_sampling="posterior")
+    inputs, labels = est.sample_inputs(12, seed=0, unlabeled=split.unlabeled)
+    y_s, y_t, z = gen.sample_posterior(split.unlabeled, 12, seed=0)
+    np.testing.assert_array_equal(labels, np.concatenate([y_s, y_t], axis=1))
+    np.testing.assert_array_equal(inputs.x, gen.generate(y_s, y_t, seed=0, z=z).x)
+    with pytest.raises(ValueError, match="unlabeled"):
+        est.sample_inputs(12, seed=0)

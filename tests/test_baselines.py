@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from addes.tokens import TOKEN_PATTERN
 from baselines.gru import BiGRUNet, GRUClassifier, reversal_index
 from baselines.ml_gcn import MLGCN, ml_gcn_adjacency, ml_gcn_propagation
 from baselines.semi import EntropyRegularizedCNN, SemiCNN, binary_entropy_from_logits
 from baselines.tfidf_lr import TfidfLogisticRegression
 from baselines.training import TrainConfig
 from baselines.zero_shot import ZeroShotGCN
-from bench.data.text import TOKEN_PATTERN
 from bench.methods import all_methods
 
 CONFIG = TrainConfig(batch_size=64, max_epochs=1, patience=1)

@@ -1,4 +1,4 @@
-"""Cache files under a shared --out cannot run code when loaded (bench.io, bench.cache_codec).
+"""Cache files under a shared --out cannot run code when loaded (bench.io, addes.codec).
 
 A pickle planted where a cache is expected, under the name of today's cache or of the joblib
 caches of earlier versions, must never run: the loader refuses it and the artifact is rebuilt.
@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import torch
 
+from addes import codec
 from addes.data import Inputs
 from addes.graph import ClassGraph
-from bench import artifacts, cache_codec, io
+from bench import artifacts, io
 from bench.data.splits import SPLIT_TYPES, Split, load_split
 from bench.data.wordgraph import GRAPH_TYPES, WordGraph
 from bench.scales import get_scale
@@ -63,8 +64,8 @@ def test_planted_pickles_are_not_run_and_the_generator_is_rebuilt(smoke_split, t
     assert not marker.exists()  # nothing unpickled the payload
     assert len(inputs) == 40 and labels.shape[0] == 40
     for path in (gen_path, set_path):  # the very paths read were rebuilt (not some other name)
-        meta, _ = io._load_safely(path)
-        assert meta["version"] == cache_codec.FORMAT_VERSION
+        meta, _ = codec.read_parts(path)
+        assert meta["version"] == codec.FORMAT_VERSION
 
 
 def test_planted_pickle_split_is_not_run_and_the_split_is_rebuilt(tmp_path):
@@ -76,7 +77,7 @@ def test_planted_pickle_split_is_not_run_and_the_split_is_rebuilt(tmp_path):
     assert not marker.exists()
     assert np.array_equal(again.labeled.x, split.labeled.x)
     assert again.test.texts == split.test.texts
-    io._load_safely(path)  # the planted file was replaced by a real cache
+    codec.read_parts(path)  # the planted file was replaced by a real cache
 
 
 def test_codec_round_trip_keeps_types_and_bits():
@@ -84,18 +85,18 @@ def test_codec_round_trip_keeps_types_and_bits():
     obj = {"graph": graph, "t": (1, 2.5, "x", None, True), "l": [np.float64(0.1), np.int64(3)],
            "bf16": torch.tensor([1.5, -2.0], dtype=torch.bfloat16),
            "u8": np.arange(3, dtype=np.uint8)}
-    meta, arrays = cache_codec.encode(obj, (ClassGraph,))
-    back = cache_codec.decode(meta, arrays, (ClassGraph,))
+    meta, arrays = codec.encode(obj, (ClassGraph,))
+    back = codec.decode(meta, arrays, (ClassGraph,))
     assert isinstance(back["graph"], ClassGraph) and back["graph"].classes == ("a", "b")
     assert np.array_equal(back["graph"].target_links, graph.target_links)
     assert back["t"] == (1, 2.5, "x", None, True) and isinstance(back["t"], tuple)
     assert type(back["l"][0]) is np.float64 and type(back["l"][1]) is np.int64
     assert back["bf16"].dtype == torch.bfloat16 and back["u8"].dtype == np.uint8
     with pytest.raises(KeyError):  # a type the caller did not allow is never built
-        cache_codec.decode(meta, arrays, ())
+        codec.decode(meta, arrays, ())
     for unlisted in ({"f": len}, graph):  # a function; a class the caller did not list
         with pytest.raises(TypeError):
-            cache_codec.encode(unlisted)
+            codec.encode(unlisted)
 
 
 def test_word_graph_forest_predicts_the_same_after_the_cache(mj_split2, tmp_path):
@@ -132,7 +133,7 @@ def test_saved_cache_loads_back_and_a_torn_one_is_rebuilt(suffix, tmp_path, smok
 
 
 def test_no_file_is_loaded_by_a_pickle_loader():
-    """Only bench/io.py reads cache files, with torch.load(weights_only=True) and
+    """Only addes/codec.py reads stored files, with torch.load(weights_only=True) and
     np.load(allow_pickle=False); no module unpickles a file."""
     import re
 
@@ -141,11 +142,11 @@ def test_no_file_is_loaded_by_a_pickle_loader():
                          r"numpy\.load\(|pd\.read_pickle\(")
     offenders = [f"{path.relative_to(root)}:{n}: {line.strip()}"
                  for folder in ("bench", "addes", "baselines")
-                 for path in (root / folder).rglob("*.py") if path != root / "bench" / "io.py"
+                 for path in (root / folder).rglob("*.py") if path != root / "addes" / "codec.py"
                  for n, line in enumerate(path.read_text().splitlines(), 1)
                  if loaders.search(line)]
     assert not offenders, "\n".join(offenders)
-    text = (root / "bench" / "io.py").read_text()
+    text = (root / "addes" / "codec.py").read_text()
     torch_loads = re.findall(r"torch\.load\([^)]*\)", text)
     np_loads = re.findall(r"np\.load\([^)]*\)", text)
     assert torch_loads and all("weights_only=True" in call for call in torch_loads)

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from addes.tokens import TOKEN_PATTERN, tokenize
 from bench.data import stackoverflow as so
 from bench.data.splits import load_relations
-from bench.data.text import TOKEN_PATTERN, tokenize
 from bench.errors import UserError
 
 N = int(os.environ.get("BENCH_FUZZ_EXAMPLES", "100"))  # per file-reading test

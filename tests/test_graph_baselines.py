@@ -8,6 +8,7 @@ import torch
 
 from addes.data import Inputs
 from addes.graph import ClassGraph
+from addes.tokens import TOKEN_PATTERN
 from baselines.class_embeddings import class_name_vectors
 from baselines.ml_gcn import MLGCN
 from baselines.noisy_or import NoisyOR, noisy_or
@@ -15,7 +16,6 @@ from baselines.text_cnn import TextCNN
 from baselines.tfidf_lr import TfidfLogisticRegression
 from baselines.training import TrainConfig, prior_log_odds
 from baselines.zero_shot import ZeroShotGCN
-from bench.data.text import TOKEN_PATTERN
 from bench.methods import MethodContext, get_method
 from bench.metrics import evaluate, mean_auc
 from bench.scales import get_scale

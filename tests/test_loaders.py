@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from addes.tokens import build_vocab, encode, tokenize
 from bench.data.stackoverflow import load_corpus, parse_tag_list, synthetic_corpus
-from bench.data.text import build_vocab, encode, tokenize
 from bench.errors import UserError
 from tests.conftest import shared
 

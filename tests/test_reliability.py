@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from addes import codec
 from bench import io
 from bench.cli import main
 
@@ -91,7 +92,7 @@ def _check_nothing_torn(out: Path) -> None:
     for path in (out / RUN / "records").glob("*.json") if (out / RUN / "records").exists() else ():
         assert json.loads(path.read_text())["status"] in ("ok", "failed"), path
     for path in [*(out / "cache").rglob("*.npz"), *(out / "cache").rglob("*.pt")]:
-        io._load_safely(path)  # a torn artifact would raise here
+        codec.read_parts(path)  # a torn artifact would raise here
     csv = out / RUN / "records.csv"
     if csv.exists():
         import pandas as pd
@@ -384,7 +385,7 @@ def test_torn_generator_and_synthetic_set_are_rebuilt(smoke_split, tmp_path):
         x1, y1 = artifacts.synthetic_training_set(smoke_split, **kw)
         assert np.array_equal(x1.x, x0.x) and np.array_equal(y1, y0)  # rebuilt, same bytes
         for path in gens + sets:
-            io._load_safely(path)
+            codec.read_parts(path)
     # a D_s of the wrong shape (e.g. from an older layout) is regenerated, not used
     io.atomic_save((x0, y0[:, :3]), sets[0], (type(x0),))
     x2, y2 = artifacts.synthetic_training_set(smoke_split, **kw)
@@ -403,7 +404,7 @@ def test_atomic_writes_leave_target_whole_when_interrupted(tmp_path):
         raise Boom
 
     with pytest.raises(Boom):
-        io._atomic(target, explode)
+        codec.atomic_write(target, explode)
     assert json.loads(target.read_text()) == {"status": "ok"}
     assert list(tmp_path.iterdir()) == [target]  # the temporary file is gone
     assert io.load_cached(tmp_path / "absent.npz") is None

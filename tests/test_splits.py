@@ -41,7 +41,7 @@ def test_varying_labeled_size_keeps_test_and_validation(cache_dir, smoke_split):
 
 
 def test_vocabulary_comes_from_training_side_only(smoke_split):
-    from bench.data.text import tokenize
+    from addes.tokens import tokenize
 
     train_tokens = {t for part in (smoke_split.labeled, smoke_split.val, smoke_split.unlabeled)
                     for text in part.texts for t in tokenize(text)}

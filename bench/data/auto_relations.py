@@ -1,6 +1,6 @@
 """`relations = "auto"`: propose the Eq. 18 links R_t from texts and inexact labels only.
 
-A target class t is "mentioned" by a text when one of its tokens (`bench.data.text.tokenize`)
+A target class t is "mentioned" by a text when one of its tokens (`addes.tokens.tokenize`)
 is t's name or one of its aliases (`classes.aliases` in the spec). Source class s is linked
 to t when the texts tagged s mention t at a rate well above the base rate of all texts:
 
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import binomtest
 
-from bench.data.text import tokenize
+from addes.tokens import tokenize
 from bench.errors import UserError
 from bench.io import atomic_write_text, check_writable
 

@@ -23,8 +23,8 @@ import numpy as np
 
 from addes.data import Inputs
 from addes.graph import ClassGraph, prior_links
+from addes.tokens import build_vocab, encode
 from bench.data import stackoverflow
-from bench.data.text import build_vocab, encode
 from bench.data.wordgraph import GRAPH_TYPES, TARGET_ESTIMATES, WordGraph
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached

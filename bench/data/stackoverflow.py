@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.data.text import tokenize
+from addes.tokens import tokenize
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached
 

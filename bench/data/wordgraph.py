@@ -87,7 +87,7 @@ class WordGraph(ClassGraph):
         return replace(self, adjacency=conditional_cooccurrence(y_all))
 
 
-# the classes a cached graph (of a split or a generator) may hold; bench.cache_codec builds no
+# the classes a cached graph (of a split or a generator) may hold; addes.codec builds no
 # others when it loads one
 GRAPH_TYPES = (ClassGraph, WordGraph, RandomForestClassifier, DecisionTreeClassifier, Tree)
 

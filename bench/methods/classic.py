@@ -16,6 +16,7 @@ import numpy as np
 
 from addes.data import Inputs
 from addes.graph import ClassGraph
+from addes.tokens import TOKEN_PATTERN
 from baselines.class_embeddings import class_name_vectors
 from baselines.gru import GRUClassifier
 from baselines.ml_gcn import MLGCN
@@ -26,7 +27,6 @@ from baselines.text_cnn import TextCNN
 from baselines.tfidf_lr import TfidfLogisticRegression
 from baselines.training import FeatureFactory, TrainConfig
 from baselines.zero_shot import NodeInputs, ZeroShotGCN
-from bench.data.text import TOKEN_PATTERN
 from bench.methods import MethodContext, register
 
 

@@ -237,6 +237,8 @@ def build_reports(run_dir: Path, records: pd.DataFrame, info: RunInfo,
     if synthetic:
         md += ["*Synthetic stand-in data: these differences say nothing about the paper.*", ""]
     for name in RESULT_TABLES:
+        if not (records["experiment"] == name).any():  # e.g. Table 4 in a text-only run
+            continue
         md += [f"### {TABLE_TITLES[name]}", "",
                paper_comparison_markdown(records, name, paper_table(name)), ""]
 

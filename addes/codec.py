@@ -1,8 +1,11 @@
-"""Cached objects as JSON metadata plus arrays: a file format whose loading runs no code.
+"""Objects as JSON metadata plus arrays: a file format whose loading runs no code.
 
-A pickle (what joblib writes) names functions that loading calls, so anyone who can write into
+Used for the library's `ADDESEstimator.save` / `load` and for every artifact the harness caches
+(bench.io adds atomic writes and the "rebuild what does not load" policy).
+
+A pickle file names functions that loading calls, so anyone who can write into
 a shared cache folder could run code under the account of the next run that reads it. Here an
-object becomes a JSON tree whose arrays are stored beside it (bench.io writes the pair as an
+object becomes a JSON tree whose arrays are stored beside it (`write` stores the pair as an
 .npz file, or a .pt file for torch tensors) and comes back through plain constructors:
 
 - None, bool, int, float, str                    as themselves
@@ -16,16 +19,21 @@ Objects of the last two kinds are encoded and decoded only when their class is i
 the caller names (the same tuple for saving and loading a cache): like torch's weights_only
 loader, decoding calls no function but the constructors and __setstate__ of those classes.
 
-Decoding a malformed tree raises (KeyError, TypeError, ValueError); callers treat that as an
-unreadable cache file and rebuild it.
+Decoding a malformed tree raises (KeyError, TypeError, ValueError); the harness treats that as
+an unreadable cache file and rebuilds it.
 """
 
 from __future__ import annotations
 
 import copyreg
 import dataclasses
-from collections.abc import Iterable
-from typing import Any
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -135,3 +143,68 @@ def decode(meta: dict[str, Any], arrays: dict[str, Array], types: Iterable[type]
         raise ValueError(f"unknown cache tree tag {tag!r}")
 
     return walk(meta["tree"])
+
+
+def write(obj: Any, file: IO[bytes], types: Iterable[type] = (), torch_format: bool = False
+          ) -> None:
+    """`obj` (what `encode` holds, with the classes in `types`) into an open binary file: an
+    .npz archive of its arrays and JSON tree, or with `torch_format` a torch.save file of its
+    tensors and those .npz bytes (what a .pt path holds)."""
+    meta, arrays = encode(obj, types)
+    tree = np.frombuffer(json.dumps(meta).encode("utf-8"), np.uint8)
+    tensors = {k: v for k, v in arrays.items() if isinstance(v, torch.Tensor)}
+    numpy_arrays = {k: v for k, v in arrays.items() if k not in tensors}
+    if not torch_format:
+        if tensors:
+            raise TypeError("torch tensors are stored in a .pt file")
+        np.savez(file, meta=tree, **numpy_arrays)
+        return
+    buffer = io.BytesIO()
+    np.savez(buffer, meta=tree, **numpy_arrays)
+    npz = torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+    torch.save({"npz": npz, "tensors": tensors}, file)
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
+    """`write(f)` into a temporary file in `path`'s folder, flushed and renamed over `path`
+    (atomic on POSIX): a reader never sees a half-written file; a failure leaves none."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(obj: Any, path: Path, types: Iterable[type] = ()) -> None:
+    """`obj` written atomically at `path` (.pt: the torch format, else .npz); see `write`."""
+    atomic_write(path, lambda f: write(obj, f, types, torch_format=Path(path).suffix == ".pt"))
+
+
+def read_parts(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(JSON tree, arrays) of a file `write` wrote (.pt or not by its suffix); raises for
+    anything else. Nothing is unpickled but tensors and plain containers (torch's
+    weights_only loader; numpy with allow_pickle=False)."""
+    path = Path(path)
+    if path.suffix == ".pt":
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        meta, arrays = _read_npz(io.BytesIO(payload["npz"].numpy().tobytes()))
+        return meta, {**arrays, **payload["tensors"]}
+    return _read_npz(path)
+
+
+def read(path: Path, types: Iterable[type] = ()) -> Any:
+    """The object `write` stored at `path`; only the classes in `types` are built."""
+    return decode(*read_parts(path), types)
+
+
+def _read_npz(file: Path | io.BytesIO) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    with np.load(file, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}  # reads (and CRC-checks) every member
+    return json.loads(arrays.pop("meta").tobytes().decode("utf-8")), arrays
