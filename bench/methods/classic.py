@@ -90,12 +90,19 @@ def semi_cnn(ctx: MethodContext) -> SemiCNN:
                    features=cnn_features(ctx))
 
 
-@register("ML-GCN", training_set="D_e")
+@register("ML-GCN", training_set="D_e", default_params={"warm_start": True})
 def ml_gcn(ctx: MethodContext) -> MLGCN:
-    """ML-GCN (Chen et al. 2019): label-graph GCN classifiers on text-CNN / SDANN features."""
+    """ML-GCN (Chen et al. 2019): label-graph GCN classifiers on text-CNN / SDANN features.
+
+    Job param `warm_start` (default True; False: the features from scratch, as before issue
+    14's second pass): the features start from a text-CNN / SDANN fit on the same D_e over all
+    of W (`MLGCN.warm_start`), standing in for the original's pretrained backbone. Real sample,
+    StackOverflow-1, quick, 5 seeds, validation mAP on Eq. 19 targets: 0.532 +- 0.038 from
+    scratch, 0.577 +- 0.040 warm-started (README, issue 14)."""
     s = ctx.scale
     return MLGCN(ctx.vocab_size, s.embed_dim, s.cnn_maps, gcn_hidden=gcn_hidden(ctx),
-                 config=prior_init(ctx), seed=ctx.seed, features=cnn_features(ctx))
+                 config=prior_init(ctx), seed=ctx.seed, features=cnn_features(ctx),
+                 warm_start=bool(ctx.params.get("warm_start", False)))
 
 
 ZERO_SHOT_NODES = ("one-hot", "semantic")
