@@ -7,6 +7,10 @@ information (Levy & Goldberg 2014), and a truncated SVD (scikit-learn), rows U *
 A class name that is not one token of the corpus (e.g. "ruby-on-rails" written "ruby on
 rails") is the mean of its parts' vectors; a name none of whose parts occurs gets a zero
 vector. Rows are L2-normalised (as GloVe inputs are in the original's preprocessing).
+
+For the image suite's letter classes, `letter_bigram_vectors` gives each letter the PPMI of
+its neighbours in the words of the corpus its graph comes from (which letter precedes it,
+which follows it, word boundaries included), also L2-normalised.
 """
 
 from __future__ import annotations
@@ -58,5 +62,27 @@ def class_name_vectors(texts: Sequence[str], class_names: Sequence[str], dim: in
             index[p] for p in parts[name][1:] if occurrences[:, index[p]].nnz]
         if rows:
             out[i, :k] = word_vectors[rows].mean(axis=0)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def letter_bigram_vectors(words: Sequence[str], letters: Sequence[str]) -> np.ndarray:
+    """[len(letters), 2 * 27] float32: per letter, the PPMI of its left and right neighbours
+    (a-z or a word boundary) over the bigrams of `words`, L2-normalised; a letter that never
+    occurs gets a zero vector."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz^"  # ^: the word boundary
+    index = {c: i for i, c in enumerate(alphabet)}
+    counts = np.zeros((27, 27))  # [left, right] bigram counts
+    for word in words:
+        padded = [index[c] for c in f"^{word}^" if c in index]
+        np.add.at(counts, (padded[:-1], padded[1:]), 1.0)
+    rows = [index[c] for c in letters]
+    contexts = np.concatenate([counts.T[rows], counts[rows]], axis=1)  # [left | right]
+    total = contexts.sum()
+    row = contexts.sum(axis=1, keepdims=True)
+    col = contexts.sum(axis=0, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pmi = np.log(contexts * total / (row * col))
+    out = np.where(np.isfinite(pmi) & (pmi > 0), pmi, 0.0)
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return (out / np.where(norms > 0, norms, 1.0)).astype(np.float32)

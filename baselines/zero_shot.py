@@ -34,6 +34,15 @@ Deviations, documented:
   (validation mAP 0.18 on StackOverflow-1; the mean of the linked normalised w_s: 0.35);
 - S classes with no positive example in D_l are left out of the regression loss (their
   classifier vectors carry no information), like the original's classes without weights.
+
+Known fragility (measured, not fixed; StackOverflow-1, quick, real sample, seeds 0-2): a 1e-6
+perturbation of initial weights moves test mAP by up to 0.049 when applied to the text-CNN
+only and 0.088 when applied to the transfer GCN only, while the same perturbation moves the
+text-CNN and the noisy-OR over the same S classifier by <= 0.001. So it is the transfer's:
+the T outputs of a 6-layer GCN regressed on ~24 points are read off where no loss constrains
+them (before normalisation their norm is about 1/3 of the S outputs', so a small change turns
+their direction). Tried, none below 0.02: 5 GCN restarts averaged (0.047), semantic nodes
+(0.027), T inputs set to the mean of their linked S one-hots (0.037, whole-model perturbation).
 """
 
 from __future__ import annotations

@@ -198,7 +198,8 @@ def fit_method(split: Split, spec: MethodSpec, params: Mapping[str, Any], seed: 
     timings["data_s"] = time.perf_counter() - t0
     estimator = spec.build(MethodContext(ctx.scale, seed, split.modality,
                                          len(split.labeled.vocab or ()),
-                                         _train_config(ctx, split.modality), params))
+                                         _train_config(ctx, split.modality), params,
+                                         ctx.word_list))
     val = (split.val, with_estimated_targets(split, split.val_y_s, target_estimate(params)))
     t0 = time.perf_counter()
     torch.manual_seed(seed)

@@ -9,7 +9,7 @@ import torch
 from addes.data import Inputs
 from addes.graph import ClassGraph
 from addes.tokens import TOKEN_PATTERN
-from baselines.class_embeddings import class_name_vectors
+from baselines.class_embeddings import class_name_vectors, letter_bigram_vectors
 from baselines.ml_gcn import MLGCN
 from baselines.noisy_or import NoisyOR, noisy_or
 from baselines.text_cnn import TextCNN
@@ -132,6 +132,32 @@ def test_class_name_vectors_put_synonyms_together():
     np.testing.assert_allclose(np.linalg.norm(v[:4], axis=1), 1.0, rtol=1e-5)
     assert v[0] @ v[1] > v[0] @ v[2] + 0.5  # gamma and delta share contexts, eta does not
     assert not v[4].any()  # a name that never occurs has no vector
+
+
+def test_letter_bigram_vectors_put_letters_with_the_same_neighbours_together():
+    words = ["bad", "bed", "bid", "dab", "tot", "tat"]  # a, e, i sit between b and d
+    v = letter_bigram_vectors(words, ["a", "e", "i", "o", "b", "z"])
+    assert v.shape == (6, 54)
+    np.testing.assert_allclose(np.linalg.norm(v[:5], axis=1), 1.0, rtol=1e-5)
+    assert v[1] @ v[2] > 0.99  # e and i: only ever "b_d"
+    assert v[1] @ v[3] < 0.5  # o: only ever "t_t"
+    assert v[1] @ v[4] < 0.5  # b is a word edge, not a vowel slot
+    assert not v[5].any()  # a letter that never occurs has no vector
+
+
+@pytest.mark.parametrize("split_name", ["smoke_split2", "mj_split2"])
+def test_zero_shot_semantic_nodes_through_the_registry(split_name, request):
+    """nodes=semantic: class-name vectors for text, letter-bigram vectors for images (from the
+    word corpus the split's graph comes from: here the default list, as the fixture's)."""
+    split = request.getfixturevalue(split_name)
+    scale = get_scale("smoke")
+    ctx = MethodContext(scale, 0, split.modality, len(split.labeled.vocab or ()),
+                        TrainConfig(), {"nodes": "semantic"})
+    est = get_method("Zero-shot").build(ctx)
+    nodes = est.node_inputs(split.labeled, split.unlabeled, split.graph)
+    width = 54 if split.modality == "image" else scale.embed_dim
+    assert nodes.shape == (len(split.graph.classes), width)
+    assert np.isfinite(nodes).all() and (np.linalg.norm(nodes, axis=1) > 0).sum() >= 2
 
 
 @pytest.mark.slow

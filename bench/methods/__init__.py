@@ -24,6 +24,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -63,6 +64,9 @@ class MethodContext:
     vocab_size: int  # 0 for images
     train: TrainConfig
     params: Mapping[str, Any] = field(default_factory=dict)
+    # image suites: the word corpus file their class graph comes from (None: the default list,
+    # bench.data.render.load_word_list); text: unused
+    word_list: Path | None = None
 
 
 @dataclass(frozen=True)
