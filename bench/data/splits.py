@@ -40,7 +40,6 @@ DEFAULT_RELATIONS = Path(__file__).with_name("stackoverflow_relations.json")
 
 # the paper's datasets: the shipped specs (bench/data/specs/*.toml), read as a user's spec is
 DATASETS: dict[str, DataSpec] = {spec.name: spec for spec in shipped_specs()}
-SHIPPED_DATASETS = frozenset(DATASETS)
 # suite -> its datasets: the shipped specs of each built-in reader
 SUITES: dict[str, tuple[str, ...]] = {
     reader: tuple(s.name for s in shipped_specs() if s.reader == reader) for reader in READERS}
