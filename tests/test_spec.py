@@ -383,6 +383,15 @@ def test_shipped_specs_parse_and_are_the_suites_datasets():
         "mjsynth-2": "image"}
 
 
+def test_readme_reader_example_is_valid(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```toml\n")[2].split("```")[0]
+    spec = load_spec(_spec(tmp_path, example))
+    assert spec.reader == "stackoverflow" and spec.targets == ("java", "php")
+    assert spec.relations is None and spec.files == ()
+
+
 READER_SPEC = '''name = "my-so"
 [data]
 reader = "stackoverflow"
@@ -469,5 +478,19 @@ def test_malformed_reader_spec_one_line_exit_2(tmp_path, change, message, capsys
 
 
 def test_data_dir_only_with_a_reader_spec(folder, tmp_path, capsys):
+    """--data-dir is the reader's folder (here the shared sample's format, labeled.tsv); a
+    spec that names files refuses it."""
     assert main(["--dataset", str(_spec(folder, GOOD)), *FAST, "--data-dir", str(folder)]) == 2
     assert "--dataset: not with --data-dir" in capsys.readouterr().err
+    corpus = synthetic_corpus(1500, seed=3)
+    tags = [str([corpus.tags[j] for j in np.flatnonzero(row)]) for row in corpus.labels]
+    data = tmp_path / "so-sample"
+    data.mkdir()
+    pd.DataFrame({"title": corpus.titles, "tags": tags}).to_csv(data / "labeled.tsv", sep="\t",
+                                                                 index=False)
+    out = tmp_path / "out"
+    spec = _spec(tmp_path, READER_SPEC)
+    assert main(["--dataset", str(spec), *FAST, "--seeds", "1", "--data-dir", str(data),
+                 "--out", str(out)]) == 0
+    records = pd.read_csv(out / "my-so-smoke-so-sample" / "records.csv")
+    assert (records.status == "ok").all() and set(records.source) == {"real: so-sample"}
