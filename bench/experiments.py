@@ -160,6 +160,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     )
 }
 
+
 def experiments_of(suite: str, names: Iterable[str] | None = None) -> list[Experiment]:
     """The experiments of a suite, or the named ones (each must belong to the suite)."""
     if suite not in SUITES:
