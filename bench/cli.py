@@ -34,7 +34,7 @@ from addes.training import PRECISIONS
 from bench import cluster, kernels, regress
 from bench.data import auto_relations
 from bench.data.render import load_word_list
-from bench.data.spec import load_spec, spec_corpus
+from bench.data.spec import load_spec, read_corpus
 from bench.data.splits import (
     DATASETS,
     DEFAULT_RELATIONS,
@@ -136,13 +136,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not (args.list or args.perf) and not (args.suite or args.dataset):
         raise UserError("--suite is required (or --dataset SPEC.toml, or --list)")
     if args.dataset is not None:
-        clash = [f"--{n.replace('_', '-')}" for n in ("suite", "data_dir", "word_list")
+        clash = [f"--{n.replace('_', '-')}" for n in ("suite", "word_list")
                  if getattr(args, n) is not None] + (
             ["--relations"] if args.relations != DEFAULT_RELATIONS else []) + (
             ["--dry-run"] if args.dry_run else [])
         if clash:
             raise UserError(f"--dataset: not with {clash[0]} (the spec names its data, "
                             "classes and relations; --dry-run is not available for specs yet)")
+    # --data-dir with --dataset: only for a spec naming a reader (checked once it is read)
     for name in ("seeds", "jobs", "threads"):
         value = getattr(args, name)
         if value is not None and value <= 0:
@@ -250,6 +251,9 @@ def run(args: argparse.Namespace) -> int:
     scale = get_scale(args.scale)
     if args.seeds:
         scale = scale.with_seeds(args.seeds)
+    if spec is not None and spec.reader is None and args.data_dir is not None:
+        raise UserError("--dataset: not with --data-dir (the spec names its data files; "
+                        "--data-dir is for a spec with a [data] reader)")
     experiments = experiments_of("stackoverflow" if spec else args.suite,
                                  _split_list(args.experiments))
     if spec is not None:
@@ -264,23 +268,25 @@ def run(args: argparse.Namespace) -> int:
     word_list = getattr(args, "word_list", None)
     if image:
         load_word_list(word_list)  # a bad --word-list fails here
-    data_dir = None if spec else find_data_dir(args.data_dir, args.suite)
+    reader = spec.reader if spec else args.suite  # whose data folder: a suite's or a reader's
+    data_dir = find_data_dir(args.data_dir, reader) if reader else None
     # said once the command is known to be valid: a user error stays one line on stderr
-    notice = None if data_dir is not None or spec is not None else (
+    notice = None if data_dir is not None or reader is None else (
         f"bench: no real data found; using the synthetic stand-in (built-in renderer) (put "
         f"Synth90k / MJSynth images, e.g. its 90kDICT32px tree or a folder of <n>_<word>_<m>.jpg "
         f"files, in data/{args.suite}/ or pass --data-dir)" if image else
         f"bench: no real data found; using the synthetic stand-in (put StackSample "
         f"Questions.csv + Tags.csv, or labeled.tsv [+ unlabeled.tsv], in "
-        f"data/{args.suite}/ or pass --data-dir)")
+        f"data/{reader}/ or pass --data-dir)")
     run_name = (f"{args.suite}-{scale.name}" + (f"-{data_dir.name}" if data_dir else "")
                 + ("" if args.dtype == "fp32" else f"-{args.dtype}"))
     run_dir = args.out / run_name
     relations = args.relations
-    if spec is not None:  # the spec's corpus, and its relations file (written for "auto")
+    if spec is not None:  # its relations file (written for "auto"); a reader's default: ours
         register_spec(spec)
-        relations = auto_relations.resolve(spec, spec_corpus(spec, args.out / "cache"), scale,
-                                           run_dir)
+        if spec.relations is not None:
+            relations = auto_relations.resolve(
+                spec, read_corpus(spec, scale, data_dir, args.out / "cache"), scale, run_dir)
     compared = bool(args.exact or args.save_reference)  # bit-for-bit: one thread per job
     threads = getattr(args, "threads", None) or (1 if args.scheduler or compared
                                                   else threads_per_worker(args.jobs))

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.data.splits import modality_of
+from bench.data.splits import SUITES, modality_of
 from bench.errors import UserError
 from bench.methods import all_generators, all_methods, default_generator
 from bench.runner import Job
@@ -29,9 +29,8 @@ log = logging.getLogger("bench")
 
 # the paper's columns of Tables 2 and 4, in its order (other registered methods follow them)
 TABLE2_METHODS = ("text-CNN", "GRU", "ML-GCN", "Semi-CNN", "Zero-shot", "AugCNN", "AugGCN")
-SO_DATASETS = ("stackoverflow-1", "stackoverflow-2")
 TABLE4_METHODS = ("SDANN", "ML-GCN", "Semi-CNN", "Zero-shot", "AugCNN", "AugGCN")
-MJ_DATASETS = ("mjsynth-1", "mjsynth-2")
+SO_DATASETS, MJ_DATASETS = SUITES["stackoverflow"], SUITES["mjsynth"]  # the shipped specs
 IMAGE_ALPHA = 100.0  # Section 5.4.2: alpha = 100, beta = 0.1 for the image datasets
 GENERATOR_OUTPUTS = ("table3", "fig5")  # the default generator's own output (no jobs)
 
@@ -159,11 +158,6 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment("fig8-mj", "mjsynth", "Figure 8: alpha x beta sensitivity of AugCNN "
                    "(MJSynth-1, as in the paper)", _fig8_mj, lambda s: s.mj_sensitivity_seeds),
     )
-}
-
-SUITES: dict[str, tuple[str, ...]] = {
-    "stackoverflow": SO_DATASETS,
-    "mjsynth": MJ_DATASETS,
 }
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from bench.data.splits import DEFAULT_RELATIONS, Split, load_split
+from bench.data.splits import DEFAULT_RELATIONS, SUITES, Split, load_split
 from bench.data.stackoverflow import find_data_dir
 from bench.data.render import load_word_list
 from bench.data.wordgraph import LETTERS, TARGET_ESTIMATES, WordGraph, letter_labels
@@ -109,16 +109,12 @@ def section_markdown(rows: list[dict], heading: str = "###") -> str:
             f"its AUC on true labels is about the estimate's.\n\n{rows_markdown(rows)}")
 
 
-SUITE_DATASETS = {"stackoverflow": ("stackoverflow-1", "stackoverflow-2"),
-                  "mjsynth": ("mjsynth-1", "mjsynth-2")}
-
-
 def main(argv: list[str] | None = None) -> int:
     """Print (and write) the label-estimate table of a suite; exit 2 on a user error."""
     logging.basicConfig(level=logging.INFO, format="bench: %(message)s", stream=sys.stderr)
     p = argparse.ArgumentParser(prog="python -m bench.label_estimate",
                                 description=__doc__.splitlines()[0])
-    p.add_argument("--suite", default="mjsynth", choices=tuple(SUITE_DATASETS))
+    p.add_argument("--suite", default="mjsynth", choices=tuple(SUITES))
     p.add_argument("--scale", default="quick")
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--word-list", type=Path)
@@ -132,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = find_data_dir(args.data_dir, args.suite)
         check_writable(args.out)
         rows = []
-        for dataset in SUITE_DATASETS[args.suite]:
+        for dataset in SUITES[args.suite]:
             split = load_split(dataset, scale, data_dir, args.out / "cache", args.relations,
                                word_list=args.word_list)
             log.info("%s: %s, sizes %s", dataset, split.source, split.sizes)

@@ -98,8 +98,9 @@ class RunContext:
     source_id: str = field(init=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "source_id", f"spec:{self.dataset_spec.fingerprint()}"
-                           if self.dataset_spec else _source_id(self.data_dir))
+        spec = self.dataset_spec  # a file spec is its fingerprint, a reader its data folder
+        object.__setattr__(self, "source_id", f"spec:{spec.fingerprint()}"
+                           if spec and spec.reader is None else _source_id(self.data_dir))
 
     @property
     def records_dir(self) -> Path:

@@ -17,6 +17,7 @@ from bench.data.spec import load_spec, spec_corpus
 from bench.data.splits import build_text_split, labeled_training_rows, register_spec
 from bench.data.stackoverflow import synthetic_corpus
 from bench.errors import UserError
+from bench.metrics import METRICS
 from bench.scales import get_scale
 
 SHARED_SO = Path(__file__).resolve().parents[2] / "shared" / "data" / "stackoverflow-real"
@@ -352,3 +353,144 @@ relations = "{DEFAULT_RELATIONS}"
     assert ours.inexact == suite.inexact and ours.targets == suite.targets
     np.testing.assert_array_equal(ours.graph.target_links, suite.graph.target_links)
     np.testing.assert_array_equal(ours.graph.adjacency, suite.graph.adjacency)
+
+
+# ---- the paper's datasets as shipped specs; a user's spec naming a built-in reader ----------
+
+
+def test_shipped_specs_parse_and_are_the_suites_datasets():
+    """bench/data/specs/*.toml: each parses with the user's loader, is named after its file,
+    names a reader, and together they are the suites (the paper's targets, Section 5)."""
+    from bench.data.spec import SHIPPED_DIR, shipped_specs
+    from bench.data.splits import DATASETS, SUITES
+
+    files = sorted(SHIPPED_DIR.glob("*.toml"))
+    assert [p.stem for p in files] == ["mjsynth-1", "mjsynth-2", "stackoverflow-1",
+                                       "stackoverflow-2"]
+    for path in files:
+        spec = load_spec(path)
+        assert spec.name == path.stem and spec.reader in ("stackoverflow", "mjsynth")
+        assert spec.relations is None and spec.sizes_for("quick") == {}  # --relations, scale
+        assert DATASETS[spec.name] == spec
+    assert SUITES == {"stackoverflow": ("stackoverflow-1", "stackoverflow-2"),
+                      "mjsynth": ("mjsynth-1", "mjsynth-2")}
+    targets = {s.name: s.targets for s in shipped_specs()}
+    assert targets == {"stackoverflow-1": ("javascript",),
+                       "stackoverflow-2": ("javascript", "c#", "php", "java"),
+                       "mjsynth-1": ("e",), "mjsynth-2": ("a", "c", "e")}
+    assert {s.name: s.modality for s in shipped_specs()} == {
+        "stackoverflow-1": "text", "stackoverflow-2": "text", "mjsynth-1": "image",
+        "mjsynth-2": "image"}
+
+
+def test_readme_reader_example_is_valid(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Bring your own data", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```toml\n")[2].split("```")[0]
+    spec = load_spec(_spec(tmp_path, example))
+    assert spec.reader == "stackoverflow" and spec.targets == ("java", "php")
+    assert spec.relations is None and spec.files == ()
+
+
+READER_SPEC = '''name = "my-so"
+[data]
+reader = "stackoverflow"
+[classes]
+targets = ["javascript", "c#", "php", "java"]
+'''
+
+
+def _same_split(ours, suite) -> None:
+    for part in ("labeled", "unlabeled", "val", "test"):
+        assert getattr(ours, part).texts == getattr(suite, part).texts
+        np.testing.assert_array_equal(getattr(ours, part).x, getattr(suite, part).x)
+    for name in ("y_s", "val_y_s", "test_y_t"):
+        np.testing.assert_array_equal(getattr(ours, name), getattr(suite, name))
+    for part in ("labeled", "unlabeled", "val"):
+        np.testing.assert_array_equal(ours.oracle_target_labels(part),
+                                      suite.oracle_target_labels(part))
+    assert ours.inexact == suite.inexact and ours.targets == suite.targets
+    np.testing.assert_array_equal(ours.graph.target_links, suite.graph.target_links)
+    np.testing.assert_array_equal(ours.graph.adjacency, suite.graph.adjacency)
+
+
+@pytest.mark.parametrize("data_dir", [None, SHARED_SO], ids=["stand-in", "shared sample"])
+def test_user_spec_with_the_stackoverflow_reader_gives_the_suites_split(tmp_path, data_dir):
+    """A user's spec naming reader "stackoverflow" with StackOverflow-2's targets and no
+    relations (so the shipped file) builds the suite's split, from the stand-in or a folder,
+    and its jobs keep the suite's source id (not the spec's fingerprint)."""
+    if data_dir is not None and not data_dir.is_dir():
+        pytest.skip("../shared data absent")
+    from bench.data.splits import DEFAULT_RELATIONS, load_split
+    from bench.runner import RunContext
+
+    spec = load_spec(_spec(tmp_path, READER_SPEC))
+    assert spec.reader == "stackoverflow" and spec.relations is None
+    register_spec(spec)
+    scale = get_scale("smoke")
+    ours = load_split(spec.name, scale, data_dir, tmp_path / "cache", DEFAULT_RELATIONS)
+    suite = load_split("stackoverflow-2", scale, data_dir, tmp_path / "cache", DEFAULT_RELATIONS)
+    assert ours.dataset == "my-so" and suite.dataset == "stackoverflow-2"
+    _same_split(ours, suite)
+    contexts = [RunContext(name, scale, tmp_path, tmp_path, data_dir, dataset_spec=s)
+                for name, s in (("my-so", spec), ("stackoverflow", None))]
+    assert contexts[0].source_id == contexts[1].source_id
+
+
+def test_reader_spec_runs_with_the_suites_numbers(tmp_path, capsys):
+    """`--dataset` with a reader spec (StackOverflow-1's targets) runs, and its test metrics
+    are the suite's own StackOverflow-1 numbers for the same method and seed."""
+    spec = _spec(tmp_path, READER_SPEC.replace('"javascript", "c#", "php", "java"',
+                                               '"javascript"'))
+    out = tmp_path / "out"
+    assert main(["--dataset", str(spec), *FAST, "--seeds", "1", "--out", str(out)]) == 0
+    assert main(["--suite", "stackoverflow", *FAST, "--seeds", "1", "--out", str(out)]) == 0
+    ours = pd.read_csv(out / "my-so-smoke" / "records.csv")
+    suite = pd.read_csv(out / "stackoverflow-smoke" / "records.csv")
+    suite = suite[suite.dataset == "stackoverflow-1"]
+    assert set(ours.dataset) == {"my-so"} and len(ours) == len(suite) == 1
+    assert (ours.status == "ok").all()
+    metrics = list(METRICS)
+    assert (ours[metrics].to_numpy() == suite[metrics].to_numpy()).all()
+    assert "synthetic stand-in" in capsys.readouterr().err
+
+
+READER_BAD = [  # (how to change READER_SPEC, text expected in the one-line error)
+    (lambda s: s.replace('"stackoverflow"', '"stackexchange"'), "data.reader: unknown reader"),
+    (lambda s: s.replace('"stackoverflow"', "1"), "data.reader: unknown reader"),
+    (lambda s: s.replace('reader = "stackoverflow"', 'reader = "stackoverflow"\nfiles = ["x.csv"]'),
+     "data.files: not used with reader"),
+    (lambda s: s.replace("[classes]", "[classes]\nkeep = 10"), "classes.keep: not used with"),
+    (lambda s: s.replace('"stackoverflow"', '"mjsynth"'), "data.reader: 'mjsynth': image"),
+    (lambda s: s + 'aliases = {java = ["j"]}\n', "classes.aliases: only used with"),
+    (lambda s: s + 'relations = {go = ["x"]}\n', "classes.relations.go: not a target"),
+]
+
+
+@pytest.mark.parametrize("change, message", READER_BAD, ids=[m for _, m in READER_BAD])
+def test_malformed_reader_spec_one_line_exit_2(tmp_path, change, message, capsys):
+    spec = _spec(tmp_path, change(READER_SPEC))
+    out = tmp_path / "out"
+    assert main(["--dataset", str(spec), *FAST, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+    assert not out.exists()
+
+
+def test_data_dir_only_with_a_reader_spec(folder, tmp_path, capsys):
+    """--data-dir is the reader's folder (here the shared sample's format, labeled.tsv); a
+    spec that names files refuses it."""
+    assert main(["--dataset", str(_spec(folder, GOOD)), *FAST, "--data-dir", str(folder)]) == 2
+    assert "--dataset: not with --data-dir" in capsys.readouterr().err
+    corpus = synthetic_corpus(1500, seed=3)
+    tags = [str([corpus.tags[j] for j in np.flatnonzero(row)]) for row in corpus.labels]
+    data = tmp_path / "so-sample"
+    data.mkdir()
+    pd.DataFrame({"title": corpus.titles, "tags": tags}).to_csv(data / "labeled.tsv", sep="\t",
+                                                                 index=False)
+    out = tmp_path / "out"
+    spec = _spec(tmp_path, READER_SPEC)
+    assert main(["--dataset", str(spec), *FAST, "--seeds", "1", "--data-dir", str(data),
+                 "--out", str(out)]) == 0
+    records = pd.read_csv(out / "my-so-smoke-so-sample" / "records.csv")
+    assert (records.status == "ok").all() and set(records.source) == {"real: so-sample"}

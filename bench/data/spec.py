@@ -15,14 +15,23 @@
     [sizes]                             # optional, else the scale's sizes; per scale:
     quick = {labeled = 2000, unlabeled = 2000, val = 300, test = 3000}
 
+Instead of files, `[data] reader = "stackoverflow"` names a built-in reader (READERS): the
+suite's own data (StackSample, the shared sample's TSVs, or the stand-in sized by the scale,
+`--data-dir` as for `--suite`) with its 25 most frequent tags; `relations` may then be left
+out (the suite's relations file). The paper's four datasets are such specs, shipped in
+`bench/data/specs/` (`shipped_specs`): the suite reads them with this same loader. A reader
+keeps the suite's source id in job and split keys (not the spec's fingerprint), so a shipped
+spec's keys are those the suite had before it was a spec.
+
 Every field is checked before any data are read; a bad one is a `UserError` naming the
 file, the field and the problem (the CLI prints it in one line and exits with 2).
-A spec gives a `Corpus` (`spec_corpus`) that the suite splits exactly as it splits the
-paper's Stack Overflow data (`bench.data.splits.build_text_split`).
+A text spec gives a `Corpus` (`read_corpus`) that the suite splits with
+`bench.data.splits.build_text_split`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import tomllib
@@ -37,6 +46,7 @@ import pandas as pd
 from bench.data import stackoverflow
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached
+from bench.scales import Scale
 
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
             ".parquet": "parquet"}
@@ -44,8 +54,13 @@ SIZE_KEYS = ("labeled", "unlabeled", "val", "test")
 SCALE_NAMES = ("smoke", "quick", "paper")
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,63}")
 _TOP = {"name", "data", "classes", "sizes"}
-_DATA = {"files", "unlabeled_files", "text_column", "labels_column", "labels_format",
+_DATA = {"reader", "files", "unlabeled_files", "text_column", "labels_column", "labels_format",
          "delimiter"}
+# built-in readers -> modality: "stackoverflow" (bench.data.stackoverflow: StackSample, the
+# shared sample's TSVs, or the stand-in) and "mjsynth" (bench.data.image_split: images and the
+# word list's forest graph). A reader is also the suite its shipped specs belong to.
+READERS = {"stackoverflow": "text", "mjsynth": "image"}
+SHIPPED_DIR = Path(__file__).with_name("specs")  # the paper's datasets, <name>.toml
 _CLASSES = {"targets", "keep", "relations", "aliases"}
 SPEC_VERSION = 1  # part of a spec's fingerprint: bump when the corpus it gives changes
 
@@ -56,20 +71,27 @@ class DataSpec:
 
     path: Path
     name: str
-    files: tuple[Path, ...]
-    unlabeled_files: tuple[Path, ...]
-    text_column: str
-    labels_column: str
-    labels_format: str  # "list" | "delimited"
-    delimiter: str | None
     targets: tuple[str, ...]
-    keep: int | tuple[str, ...]
-    relations: str | Path | dict[str, list[str]]  # "auto", a file, or inline
+    reader: str | None = None  # a built-in reader (READERS) instead of files
+    files: tuple[Path, ...] = ()
+    unlabeled_files: tuple[Path, ...] = ()
+    text_column: str = ""
+    labels_column: str = ""
+    labels_format: str = "list"  # "list" | "delimited"
+    delimiter: str | None = None
+    keep: int | tuple[str, ...] = stackoverflow.N_TAGS
+    # "auto", a file, inline, or None (a reader's spec: the run's relations file, --relations)
+    relations: str | Path | dict[str, list[str]] | None = None
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # for "auto"
     sizes: dict[str, dict[str, int]] = field(default_factory=dict)  # scale -> {key: n}
 
+    @property
+    def modality(self) -> str:
+        return READERS[self.reader] if self.reader else "text"
+
     def fingerprint(self) -> str:
-        """The spec's text and each data file's size and mtime: what a split depends on."""
+        """A file spec's source id in job and split keys (a reader's spec uses the reader's):
+        the spec's text and each data file's size and mtime: what a split depends on."""
         h = hashlib.sha1(f"v{SPEC_VERSION}|{self.path.resolve()}|".encode())
         h.update(self.path.read_bytes())
         for p in self.files + self.unlabeled_files:
@@ -107,12 +129,22 @@ def load_spec(path: Path) -> DataSpec:
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         fail("name", "required: lower-case letters, digits, '.', '_', '+', '-' (at most 64), "
              f"got {name!r}")
-    from bench.data.splits import SHIPPED_DATASETS  # they keep their names
-
-    if name in SHIPPED_DATASETS:
+    shipped = path.resolve().parent == SHIPPED_DIR.resolve()
+    if not shipped and name in shipped_names():
         fail("name", f"{name!r} is a shipped dataset; choose another name")
     data = _table(raw, "data", fail, required=True)
     _unknown(data, _DATA, "data.", fail)
+    classes = _table(raw, "classes", fail, required=True)
+    _unknown(classes, _CLASSES, "classes.", fail)
+    if "reader" in data:
+        reader = _reader(data, classes, raw, shipped, fail)
+        targets = _names(classes.get("targets"), "classes.targets", fail)
+        relations = (None if classes.get("relations") is None
+                     else _relations(path, classes["relations"], targets, fail))
+        return DataSpec(path=path.resolve(), name=name, targets=targets, reader=reader,
+                        relations=relations,
+                        aliases=_aliases(classes.get("aliases", {}), targets, relations, fail),
+                        sizes=_sizes(raw.get("sizes", {}), fail))
     files = _files(path, data, "files", fail, required=True)
     unlabeled = _files(path, data, "unlabeled_files", fail, required=False)
     columns = {k: _string(data, k, f"data.{k}", fail) for k in ("text_column", "labels_column")}
@@ -124,17 +156,50 @@ def load_spec(path: Path) -> DataSpec:
         fail("data.delimiter", "required with labels_format = \"delimited\" (a non-empty string)")
     if labels_format == "list" and delimiter is not None:
         fail("data.delimiter", "only used with labels_format = \"delimited\"")
-    classes = _table(raw, "classes", fail, required=True)
-    _unknown(classes, _CLASSES, "classes.", fail)
     targets = _names(classes.get("targets"), "classes.targets", fail)
     keep = _keep(classes.get("keep", stackoverflow.N_TAGS), targets, fail)
     relations = _relations(path, classes.get("relations"), targets, fail)
     aliases = _aliases(classes.get("aliases", {}), targets, relations, fail)
     sizes = _sizes(raw.get("sizes", {}), fail)
-    return DataSpec(path=path.resolve(), name=name, files=files, unlabeled_files=unlabeled,
-                    text_column=columns["text_column"], labels_column=columns["labels_column"],
-                    labels_format=labels_format, delimiter=delimiter, targets=targets, keep=keep,
-                    relations=relations, aliases=aliases, sizes=sizes)
+    return DataSpec(path=path.resolve(), name=name, targets=targets, files=files,
+                    unlabeled_files=unlabeled, text_column=columns["text_column"],
+                    labels_column=columns["labels_column"], labels_format=labels_format,
+                    delimiter=delimiter, keep=keep, relations=relations, aliases=aliases,
+                    sizes=sizes)
+
+
+def shipped_names() -> frozenset[str]:
+    """The names of the shipped specs (their file names), without parsing them."""
+    return frozenset(p.stem for p in SHIPPED_DIR.glob("*.toml"))
+
+
+@functools.cache
+def shipped_specs() -> tuple[DataSpec, ...]:
+    """The paper's datasets, read from `bench/data/specs/*.toml` by `load_spec`; in the order
+    of READERS (their suites), then by name."""
+    specs = [load_spec(p) for p in SHIPPED_DIR.glob("*.toml")]
+    return tuple(sorted(specs, key=lambda s: (list(READERS).index(s.reader), s.name)))
+
+
+def _reader(data: dict, classes: dict, raw: dict, shipped: bool, fail) -> str:
+    """[data] reader: a built-in reader, which reads its own files and keeps its own classes
+    (so the fields for files, columns and `keep` do not apply)."""
+    reader = data["reader"]
+    if not isinstance(reader, str) or reader not in READERS:
+        fail("data.reader", f"unknown reader {reader!r} (readers: {', '.join(READERS)})")
+    extra = sorted(set(data) - {"reader"}) + (["keep"] if "keep" in classes else [])
+    if extra:
+        where = "classes." if extra[0] == "keep" else "data."
+        fail(where + extra[0], f"not used with reader = {reader!r} (it reads its own data and "
+             f"keeps its own classes)")
+    if READERS[reader] == "image" and not shipped:
+        fail("data.reader", f"{reader!r}: image datasets run as --suite {reader} only for now "
+             "(no image spec yet)")
+    if READERS[reader] == "image" and (set(classes) - {"targets"} or "sizes" in raw):
+        fail("classes" if set(classes) - {"targets"} else "sizes",
+             f"reader {reader!r} takes targets only (its graph comes from the word list, its "
+             "sizes from the scale)")
+    return reader
 
 
 def _unknown(table: dict, known: set[str], prefix: str, fail) -> None:
@@ -273,8 +338,24 @@ def _size(field_name: str, key: str, value: Any, fail) -> int:
 # reading the data
 
 
+def read_corpus(spec: DataSpec, scale: Scale, data_dir: Path | None,
+                cache_dir: Path) -> stackoverflow.Corpus:
+    """A text spec's corpus: its files' (`spec_corpus`), or the stackoverflow reader's, from
+    `data_dir` (StackSample or the shared sample's TSVs) or else the stand-in."""
+    if spec.reader is None:
+        return spec_corpus(spec, cache_dir)
+    if data_dir is not None:
+        return stackoverflow.load_corpus(data_dir, cache_dir)
+    # one stand-in size per scale, so every |D_l| of Figure 6 shares the test set
+    from bench.data.splits import SPLIT_SEED
+
+    n_needed = (scale.n_test + scale.n_val + max(scale.labeled_sweep + (scale.n_labeled,))
+                + scale.n_unlabeled)
+    return stackoverflow.synthetic_corpus(n_needed, seed=SPLIT_SEED % 1000)
+
+
 def spec_corpus(spec: DataSpec, cache_dir: Path) -> stackoverflow.Corpus:
-    """The spec's corpus (cached by fingerprint): texts with multi-hot labels over the kept
+    """A file spec's corpus (cached by fingerprint): texts with multi-hot labels over the kept
     classes, and unlabeled texts that only join D_u."""
     cached = cache_dir / f"corpus-spec-{spec.name}-{spec.fingerprint()}.npz"
     corpus = load_cached(cached, stackoverflow.valid_corpus, (stackoverflow.Corpus,))

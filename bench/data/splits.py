@@ -25,6 +25,7 @@ from addes.data import Inputs
 from addes.graph import ClassGraph, prior_links
 from addes.tokens import build_vocab, encode
 from bench.data import stackoverflow
+from bench.data.spec import READERS, DataSpec, read_corpus, shipped_specs
 from bench.data.wordgraph import GRAPH_TYPES, TARGET_ESTIMATES, WordGraph
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached
@@ -37,34 +38,17 @@ SPLIT_SEED = 20210814  # the partition's own seed, separate from the per-job see
 DEFAULT_RELATIONS = Path(__file__).with_name("stackoverflow_relations.json")
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    suite: str
-    targets: tuple[str, ...]
-    modality: str = "text"
+# the paper's datasets: the shipped specs (bench/data/specs/*.toml), read as a user's spec is
+DATASETS: dict[str, DataSpec] = {spec.name: spec for spec in shipped_specs()}
+# suite -> its datasets: the shipped specs of each built-in reader
+SUITES: dict[str, tuple[str, ...]] = {
+    reader: tuple(s.name for s in shipped_specs() if s.reader == reader) for reader in READERS}
 
 
-DATASETS: dict[str, DatasetSpec] = {
-    d.name: d
-    for d in (
-        DatasetSpec("stackoverflow-1", "stackoverflow", ("javascript",)),
-        DatasetSpec("stackoverflow-2", "stackoverflow", ("javascript", "c#", "php", "java")),
-        DatasetSpec("mjsynth-1", "mjsynth", ("e",), "image"),
-        DatasetSpec("mjsynth-2", "mjsynth", ("a", "c", "e"), "image"),
-    )
-}
-
-
-SHIPPED_DATASETS = frozenset(DATASETS)
-USER_DATASETS: dict = {}  # name -> bench.data.spec.DataSpec, for `run_all.py --dataset`
-
-
-def register_spec(spec) -> None:
-    """Make a user's dataset spec (`bench.data.spec.DataSpec`) loadable by name in this
-    process (workers call it again: the spec travels in the run context)."""
-    USER_DATASETS[spec.name] = spec
-    DATASETS[spec.name] = DatasetSpec(spec.name, spec.name, spec.targets)
+def register_spec(spec: DataSpec) -> None:
+    """Make a user's dataset spec loadable by name in this process (workers call it again:
+    the spec travels in the run context)."""
+    DATASETS[spec.name] = spec
 
 
 def modality_of(dataset: str) -> str:
@@ -208,10 +192,10 @@ def load_split(
     if spec is None:
         raise UserError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
     relations = load_relations(relations_path) if spec.modality == "text" else {}
-    user = USER_DATASETS.get(dataset)
-    source_id = (f"spec:{user.fingerprint()}" if user else
+    # a file spec is its fingerprint; a reader (the paper's datasets) its data folder's stamps
+    source_id = (f"spec:{spec.fingerprint()}" if spec.reader is None else
                  str(data_dir.resolve()) if data_dir else "synthetic")
-    if data_dir is not None and user is None:
+    if data_dir is not None and spec.reader is not None:
         source_id += "|" + "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
                                     for p in sorted(data_dir.iterdir()) if p.is_file())
     if spec.modality == "image":
@@ -231,17 +215,7 @@ def load_split(
             data_dir=data_dir, word_list=word_list, cache_dir=cache_dir, scale_name=scale.name)
         atomic_save(split, path, SPLIT_TYPES)
         return split
-    if user is not None:
-        from bench.data.spec import spec_corpus
-
-        corpus = spec_corpus(user, cache_dir)
-    elif data_dir is None:
-        # one corpus size per scale, so every |D_l| of Figure 6 shares the test set
-        n_needed = (scale.n_test + scale.n_val + max(scale.labeled_sweep + (scale.n_labeled,))
-                    + scale.n_unlabeled)
-        corpus = stackoverflow.synthetic_corpus(n_needed, seed=SPLIT_SEED % 1000)
-    else:
-        corpus = stackoverflow.load_corpus(data_dir, cache_dir)
+    corpus = read_corpus(spec, scale, data_dir, cache_dir)
     split = build_text_split(corpus, spec, scale, relations, str(relations_path), n_labeled)
     atomic_save(split, path, SPLIT_TYPES)
     return split
@@ -268,7 +242,7 @@ def labeled_training_rows(corpus: stackoverflow.Corpus, scale: Scale) -> np.ndar
 
 def build_text_split(
     corpus: stackoverflow.Corpus,
-    spec: DatasetSpec,
+    spec: DataSpec,
     scale: Scale,
     relations: dict[str, list[str]],
     relations_name: str,
