@@ -52,7 +52,13 @@ from addes.data import PAD, Inputs
 from addes.train import LABEL_STRATEGIES, ADDESGenerator
 from baselines.tfidf_lr import TfidfLogisticRegression
 from bench import artifacts, runner, stats
-from bench.conditioning import conditioning_markdown, conditioning_report
+from bench.conditioning import (
+    conditioning_markdown,
+    conditioning_report,
+    linked_flip_gap,
+    linked_flip_markdown,
+)
+from bench.conditioning import judge as d_e_judge
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, Split, load_split, modality_of
 from bench.data.stackoverflow import find_data_dir
 from bench.data.text import TOKEN_PATTERN
@@ -416,6 +422,7 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
                                       cache_dir=ctx.cache_dir)
     if getattr(gen, "conditioning_", None) is None:  # a generator cached before it existed
         gen.conditioning_ = conditioning_report(split, gen, args.seed)
+    flips = linked_flip_gap(split, gen, d_e_judge(split, args.seed), args.seed)
     scores = selection_scores(split, ctx, args.seed, args.strategies, args.variant,
                               args.options, args.alpha)
     synthetic = {s: artifacts.synthetic_training_set(
@@ -431,10 +438,11 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
               f"{args.variant} (alpha {params['alpha']}, beta {params['beta']}, options "
               f"{artifacts.generator_options(params, scale) or 'none'}, seed {args.seed}) from the "
               f"cache {ctx.cache_dir}. No test-set number is computed.\n\n"
-              f"{conditioning_markdown(gen.conditioning_)}\n"
+              f"{conditioning_markdown(gen.conditioning_)}{linked_flip_markdown(flips)}\n"
               f"{selection_section(split, scores, params['n_synthetic'])}\n{analysis}")
     record = selection_record(args, split, scores)
-    record.update(variant=args.variant, options=args.options, conditioning=gen.conditioning_)
+    record.update(variant=args.variant, options=args.options, conditioning=gen.conditioning_,
+                  linked_flip=flips)
     return report, record
 
 
