@@ -165,6 +165,38 @@ def source_gap(split: Split, gen: ADDESGenerator, judge_: TfidfLogisticRegressio
             for i, j in enumerate(tags)}
 
 
+def linked_flip_gap(split: Split, gen: ADDESGenerator, judge_: TfidfLogisticRegression,
+                    seed: int, n: int = N_PAIRS) -> dict[str, dict[str, float]]:
+    """Does y_t carry anything apart from its linked sources? On D_l, y_t is Eq. 19 of y_s,
+    so a decoder may read the sources R_t (Eq. 18 links) and ignore y_t. Per target t, the
+    judge's mean p(t) on minus off over n paired decodes (same z, y_s rows of D_l) for three
+    flips: "y_t" (t alone, y_s and the other targets (Eq. 19 of y_s) fixed), "R_t" (every
+    linked source on vs off, t held at 0), "joint" (R_t and t together: y_t = Eq. 19 of the
+    flipped y_s, the combinations D_l holds). Lone ~ 0 with joint ~ R_t > 0 says the decoder
+    reads y_s and not y_t."""
+    n = min(n, len(split.labeled))
+    y_s, z = _pairs(split, gen, seed, n)
+    n_s = split.graph.n_inexact
+    out = {}
+    for j, t in enumerate(split.targets):
+        links = split.graph.target_links[j]
+        s_on, s_off = y_s.copy(), y_s.copy()
+        s_on[:, links], s_off[:, links] = 1.0, 0.0
+        t_on, t_off = (split.estimated_targets(y_s) for _ in range(2))
+        t_on[:, j], t_off[:, j] = 1.0, 0.0
+        held = split.estimated_targets(s_on)
+        held[:, j] = 0.0
+        pairs = {"y_t": ((y_s, t_on), (y_s, t_off)),
+                 "R_t": ((s_on, held), (s_off, split.estimated_targets(s_off))),
+                 "joint": ((s_on, split.estimated_targets(s_on)),
+                           (s_off, split.estimated_targets(s_off)))}
+        p = {name: [judge_.predict_proba(gen.generate(ys, yt.astype(np.float32), seed=seed,
+                                                      z=z))[:, n_s + j].mean()
+                    for ys, yt in pair] for name, pair in pairs.items()}
+        out[t] = {name: float(on - off) for name, (on, off) in p.items()}
+    return out
+
+
 @torch.no_grad()
 def nll_changes(split: Split, gen: ADDESGenerator, seed: int) -> dict[str, float]:
     """Teacher-forced validation NLL per token (nats) under the right labels, and its change
@@ -260,3 +292,11 @@ def conditioning_markdown(report: dict[str, Any]) -> str:
             f"- KL of z per dimension: {', '.join(f'{v:.2f}' for v in report['kl_z'])} "
             f"({report['active_dims']} active > {ACTIVE_KL})\n"
             f"- q_C validation AP (Eq. 19 targets) after each phase: {ap}\n")
+
+
+def linked_flip_markdown(flips: dict[str, dict[str, float]]) -> str:
+    """One Markdown line of `linked_flip_gap`."""
+    cells = "; ".join(f"{t}: y_t alone {g['y_t']:+.3f}, R_t alone {g['R_t']:+.3f}, joint "
+                      f"{g['joint']:+.3f}" for t, g in flips.items())
+    return (f"- judge p(t) gap when y_t, its linked sources R_t, or both are flipped (paired "
+            f"decodes): {cells}\n")

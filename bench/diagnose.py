@@ -59,6 +59,8 @@ from bench.conditioning import (
     conditioning_markdown,
     conditioning_report,
     judge,
+    linked_flip_gap,
+    linked_flip_markdown,
     paired_examples,
 )
 from bench.data.splits import DATASETS, DEFAULT_RELATIONS, Split, load_split, modality_of
@@ -426,7 +428,9 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
                                       cache_dir=ctx.cache_dir)
     if getattr(gen, "conditioning_", None) is None:  # a generator cached before it existed
         gen.conditioning_ = conditioning_report(split, gen, args.seed)
-    examples = paired_examples(split, gen, judge(split, args.seed), args.seed)
+    d_e_judge = judge(split, args.seed)
+    examples = paired_examples(split, gen, d_e_judge, args.seed)
+    flips = linked_flip_gap(split, gen, d_e_judge, args.seed)
     scores = selection_scores(split, ctx, args.seed, args.strategies, args.variant,
                               args.options, args.alpha)
     synthetic = {s: artifacts.synthetic_training_set(
@@ -442,12 +446,12 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
               f"{args.variant} (alpha {params['alpha']}, beta {params['beta']}, options "
               f"{artifacts.generator_options(params, scale) or 'none'}, seed {args.seed}) from the "
               f"cache {ctx.cache_dir}. No test-set number is computed.\n\n"
-              f"{conditioning_markdown(gen.conditioning_)}\n"
+              f"{conditioning_markdown(gen.conditioning_)}{linked_flip_markdown(flips)}\n"
               f"{table3_section(examples)}\n"
               f"{selection_section(split, scores, params['n_synthetic'])}\n{analysis}")
     record = selection_record(args, split, scores)
     record.update(variant=args.variant, options=args.options, conditioning=gen.conditioning_,
-                  table3=examples)
+                  table3=examples, linked_flip=flips)
     return report, record
 
 

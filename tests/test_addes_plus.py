@@ -23,7 +23,14 @@ from addes.model import (
 )
 from addes.train import ADDESConfig, ADDESGenerator
 from bench import artifacts
-from bench.conditioning import judge, nll_changes, paired_examples, source_gap, target_gap
+from bench.conditioning import (
+    judge,
+    linked_flip_gap,
+    nll_changes,
+    paired_examples,
+    source_gap,
+    target_gap,
+)
 from bench.scales import get_scale
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
@@ -126,6 +133,23 @@ def test_conditioning_gap_is_near_zero_when_the_decoder_y_t_input_is_zeroed(toy,
 
     monkeypatch.setattr(decoder, "condition", without_targets)
     assert abs(target_gap(split, gen, judge_, seed=0, n=200)["javascript"]) < 0.02
+
+
+def test_linked_flip_separates_a_decoder_that_reads_y_t_from_one_that_reads_only_y_s(
+        toy, monkeypatch):
+    """The toy decoder writes "js" for y_t and "jq" for jquery (javascript's linked source):
+    every flip moves the judge. With its y_t input zeroed, only the flips of R_t still do."""
+    split, gen, judge_ = toy
+    reads_both = linked_flip_gap(split, gen, judge_, seed=0, n=200)["javascript"]
+    assert min(reads_both.values()) > 0.1
+    assert reads_both["joint"] > reads_both["y_t"]
+    decoder, n_s = gen.model_.decoder, split.graph.n_inexact
+    condition = decoder.condition
+    monkeypatch.setattr(decoder, "condition", lambda z, y: condition(
+        z, torch.cat([y[:, :n_s], torch.zeros_like(y[:, n_s:])], dim=1)))
+    reads_y_s = linked_flip_gap(split, gen, judge_, seed=0, n=200)["javascript"]
+    assert abs(reads_y_s["y_t"]) < 0.02
+    assert reads_y_s["R_t"] > 0.1 and reads_y_s["joint"] > 0.1
 
 
 def _tiny_batch():

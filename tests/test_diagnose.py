@@ -56,6 +56,8 @@ def test_report_has_every_section_and_names_the_best_strategy(smoke_report):
     conditioning = record["conditioning"]
     assert set(conditioning["y_t_gap"]) == {"javascript"} and len(conditioning["y_s_gap"]) == 8
     assert set(conditioning["q_C_val_AP"]) == {"classifier", "generative", "joint"}
+    assert set(record["linked_flip"]["javascript"]) == {"y_t", "R_t", "joint"}
+    assert "y_t alone" in report.split("## Selection")[0]
 
 
 def test_selection_picks_the_highest_mean_validation_map():

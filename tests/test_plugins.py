@@ -317,3 +317,10 @@ def test_an_opt_in_variant_runs_only_when_named():
     assert "ADDES+" not in {j.param_dict["variant"] for j in expand(fig7, SMOKE)}
     named = expand(fig7, SMOKE, ["ADDES+"])
     assert named and {j.param_dict["variant"] for j in named} == {"ADDES+"}
+    # Table 2 gets its own columns ("AugCNN (ADDES+)", ...) only when named, beside ADDES's
+    table2 = EXPERIMENTS["table2"]
+    assert "ADDES+" not in {j.param_dict.get("variant") for j in expand(table2, SMOKE)}
+    named = expand(table2, SMOKE, ["text-CNN", "AugCNN", "ADDES+"])
+    assert {(j.method, j.param_dict.get("variant")) for j in named} == {
+        ("text-CNN", None), ("AugCNN", "ADDES"), ("AugCNN", "ADDES+"), ("AugGCN", "ADDES+"),
+        ("AugLR", "ADDES+")}

@@ -25,7 +25,7 @@ register_generator("ADDES-W", "ablation (Figure 7): GCN over Eq. 17 computed fro
 register_generator("ADDES+", "not in the paper: ADDES with labels fed to every decoder step, "
                    "q_C's labels detached from the reconstruction, longer phases, lr 3e-3 "
                    "(bench/artifacts.PLUS_OPTIONS; README, issue 13); --methods ADDES+ runs it",
-                   in_paper=False, opt_in=True)
+                   in_paper=False, in_tables=True, opt_in=True)
 
 
 @register("AugCNN", training_set="D_e+D_s", default_params=SYNTHETIC,
