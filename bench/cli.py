@@ -1,7 +1,8 @@
 """The command line: parse, validate everything a user can get wrong, then run and report.
 
     python run_all.py --suite stackoverflow|mjsynth|all [--scale smoke|quick|paper]
-        [--data-dir DIR] [--word-list PATH] [--experiments table2,...] [--methods text-CNN,...]
+        [--data-dir DIR] [--word-list PATH] [--target-estimate soft|hard|prevalence]
+        [--experiments table2,...] [--methods text-CNN,...]
         [--plugin FILE.py|MODULE ...]
         [--seeds N] [--jobs N | --scheduler tls://HOST:PORT] [--threads N] [--out DIR]
         [--check REF [--exact] [--min-effect X]] [--save-reference PATH]
@@ -43,6 +44,7 @@ from bench.data.splits import (
     register_spec,
 )
 from bench.data.stackoverflow import find_data_dir
+from bench.data.wordgraph import TARGET_ESTIMATES
 from bench.errors import UserError
 from bench.experiments import (
     EXPERIMENTS,
@@ -86,6 +88,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--word-list", type=Path, help="MJSynth suite: word corpus for the class "
                    "graph and the renderer (one word a line, e.g. YAWL's word.list; default: "
                    "/usr/share/dict/words, else a built-in list)")
+    p.add_argument("--target-estimate", choices=TARGET_ESTIMATES, help="MJSynth suite: D_e's "
+                   "target letters from the word forest: soft (default: its probabilities, "
+                   "selected on validation), hard (the paper's 0/1 estimate) or prevalence; "
+                   "each is its own job (key)")
     p.add_argument("--relations", type=Path, default=DEFAULT_RELATIONS,
                    help="Eq. 18 relations file (JSON: target -> related inexact tags)")
     p.add_argument("--experiments", help="comma-separated subset (default: all of the suite)")
@@ -250,6 +256,8 @@ def run(args: argparse.Namespace) -> int:
     scale = get_scale(args.scale)
     if args.seeds:
         scale = scale.with_seeds(args.seeds)
+    if args.target_estimate:
+        scale = replace(scale, mj_target_estimate=args.target_estimate)
     experiments = experiments_of("stackoverflow" if spec else args.suite,
                                  _split_list(args.experiments))
     if spec is not None:

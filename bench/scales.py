@@ -75,6 +75,12 @@ class Scale:
     mj_seeds: int  # Table 4 and Figure 4
     mj_sweep_seeds: int  # Figure 6(b)
     mj_sensitivity_seeds: int  # Figure 8
+    # how D_e gets its target letters on MJSynth (issue 17): the job parameter
+    # target_estimate that resolve_params gives every image job, so it is in each job's key
+    # (left out of identity()). "soft" (the forest's probabilities) is the default because
+    # validation selects it at every |D_l| measured; "hard" is the paper's 0/1 estimate.
+    # `run_all.py --target-estimate` replaces it.
+    mj_target_estimate: str = "soft"
 
     def as_row(self) -> dict:
         return asdict(self)
@@ -82,10 +88,10 @@ class Scale:
     def identity(self, modality: str = "text") -> dict:
         """The fields that determine a job's result for a dataset of `modality`: seed counts
         only decide how many jobs run, so changing `--seeds` never invalidates finished records
-        or cached splits. The MJSynth fields (IMAGE_FIELDS) are left out for text, so the text
-        suite's keys are those of the scale before the image suite existed."""
+        or cached splits; JOB_PARAM_FIELDS reach the key as job params instead. The MJSynth
+        fields (IMAGE_FIELDS) are left out for text, so the text suite's keys are those of the scale before the image suite existed."""
         row = self.as_row()
-        for name in SEED_FIELDS:
+        for name in SEED_FIELDS + JOB_PARAM_FIELDS:
             row.pop(name)
         if modality == "text":
             for name in IMAGE_FIELDS:
@@ -186,5 +192,7 @@ def scale_table() -> list[dict]:
 SCALE_FIELDS = [f.name for f in fields(Scale)]
 SEED_FIELDS = ("seeds", "sweep_seeds", "sensitivity_seeds", "mj_seeds", "mj_sweep_seeds",
                "mj_sensitivity_seeds")
+# fields that resolve_params turns into job params (in the key there, not in identity())
+JOB_PARAM_FIELDS = ("mj_target_estimate",)
 # the MJSynth suite's fields: everything declared after sensitivity_grid
 IMAGE_FIELDS = tuple(SCALE_FIELDS[SCALE_FIELDS.index("sensitivity_grid") + 1 :])
