@@ -435,7 +435,8 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         seeds=ctx.scale.mj_seeds if ctx.suite == "mjsynth" else ctx.scale.seeds, source=source,
         git_commit=commit, git_dirty=dirty, date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         torch_version=torch.__version__, device=ctx.device, dtype=ctx.dtype, threads=ctx.threads,
-        cpu_kernels=kernels.describe(env["cpu_capability"], env["kernels"]), sizes=sizes)
+        cpu_kernels=kernels.describe(env["cpu_capability"], env["kernels"]), sizes=sizes,
+        target_estimate=ctx.scale.mj_target_estimate if ctx.suite == "mjsynth" else "")
     examples = None
     if "table3" in experiment_names and "AugCNN" in all_methods():
         from bench import artifacts
