@@ -5,9 +5,10 @@ to finish on a 2-core CPU (one ADDES generator costs about 30 s of one core ther
 suite needs about 30 of them) while keeping the paper's |D_l| = 2k and five seeds for the
 tables; Figure 8's grid is 4 x 3 at this tier (the paper's beta = 0.01 and 100 dropped); `mjcpu` is for the
 MJSynth suite only (issue 17): the paper's image data sizes (D_l 6k, D_u 24k, test 10k) with
-quick's narrow networks (width 1/8), 12 epochs and 3 seeds, so that Table 4 fits about 75 min
-of a 2-core machine (`--dry-run --experiments table4 --jobs 2`; the whole suite about 1.7 h,
-plus rendering 41k images once, about 10 min of one core); its text fields are quick's. How
+quick's narrow networks (width 1/8), 12 epochs and 3 seeds: Table 4 about 80 min of an idle
+2-core machine (`--dry-run --experiments table4 --jobs 2`), the whole suite about 1.8 h;
+rendering its 41k images once about 80 s of one core (1.9 s per 1,000 measured); one SDANN
+job took 5-7 min at about a third of a core; its text fields are quick's. How
 far SDANN on D_e can get above chance there is bounded by the target estimate of D_e
 (`python -m bench.label_estimate`); `paper` uses the sizes of Section 5 (meant for a GPU or a
 cluster). `run_all.py --list` prints this table.
