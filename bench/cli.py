@@ -1,7 +1,8 @@
 """The command line: parse, validate everything a user can get wrong, then run and report.
 
     python run_all.py --suite stackoverflow|mjsynth|all [--scale smoke|quick|paper]
-        [--data-dir DIR] [--word-list PATH] [--experiments table2,...] [--methods text-CNN,...]
+        [--data-dir DIR] [--word-list PATH] [--target-estimate soft|hard|prevalence]
+        [--experiments table2,...] [--methods text-CNN,...]
         [--plugin FILE.py|MODULE ...]
         [--seeds N] [--jobs N | --scheduler tls://HOST:PORT] [--threads N] [--out DIR]
         [--check REF [--exact] [--min-effect X]] [--save-reference PATH]
@@ -43,6 +44,7 @@ from bench.data.splits import (
     register_spec,
 )
 from bench.data.stackoverflow import find_data_dir
+from bench.data.wordgraph import TARGET_ESTIMATES
 from bench.errors import UserError
 from bench.experiments import (
     EXPERIMENTS,
@@ -86,6 +88,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--word-list", type=Path, help="MJSynth suite: word corpus for the class "
                    "graph and the renderer (one word a line, e.g. YAWL's word.list; default: "
                    "/usr/share/dict/words, else a built-in list)")
+    p.add_argument("--target-estimate", choices=TARGET_ESTIMATES, help="MJSynth suite: D_e's "
+                   "target letters from the word forest: soft (default: its probabilities, "
+                   "selected on validation), hard (the paper's 0/1 estimate) or prevalence; "
+                   "each is its own job (key)")
     p.add_argument("--relations", type=Path, default=DEFAULT_RELATIONS,
                    help="Eq. 18 relations file (JSON: target -> related inexact tags)")
     p.add_argument("--experiments", help="comma-separated subset (default: all of the suite)")
@@ -254,6 +260,8 @@ def run(args: argparse.Namespace) -> int:
     if spec is not None and spec.reader is None and args.data_dir is not None:
         raise UserError("--dataset: not with --data-dir (the spec names its data files; "
                         "--data-dir is for a spec with a [data] reader)")
+    if args.target_estimate:
+        scale = replace(scale, mj_target_estimate=args.target_estimate)
     experiments = experiments_of("stackoverflow" if spec else args.suite,
                                  _split_list(args.experiments))
     if spec is not None:
@@ -433,7 +441,8 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         seeds=ctx.scale.mj_seeds if ctx.suite == "mjsynth" else ctx.scale.seeds, source=source,
         git_commit=commit, git_dirty=dirty, date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         torch_version=torch.__version__, device=ctx.device, dtype=ctx.dtype, threads=ctx.threads,
-        cpu_kernels=kernels.describe(env["cpu_capability"], env["kernels"]), sizes=sizes)
+        cpu_kernels=kernels.describe(env["cpu_capability"], env["kernels"]), sizes=sizes,
+        target_estimate=ctx.scale.mj_target_estimate if ctx.suite == "mjsynth" else "")
     examples = None
     if "table3" in experiment_names and "AugCNN" in all_methods():
         from bench import artifacts

@@ -182,10 +182,15 @@ def experiments_of(suite: str, names: Iterable[str] | None = None) -> list[Exper
 def resolve_params(method: str, params: dict[str, Any], scale: Scale,
                    modality: str = "text") -> tuple[tuple[str, Any], ...]:
     """The method's default params updated by the grid's, with scale-dependent defaults filled
-    (the MJSynth sizes for modality "image")."""
+    (the MJSynth sizes for modality "image"). Image jobs always name their target_estimate
+    (the scale's, "soft" by default), so "hard" and "soft" jobs never share a key and no
+    record of a job without it (the old 0/1 default) is taken for either; text jobs keep their
+    keys (Eq. 19 is 0/1 only)."""
     merged = dict(all_methods()[method].default_params)
-    merged.update(params)
     image = modality == "image"
+    if image:
+        merged["target_estimate"] = scale.mj_target_estimate
+    merged.update(params)
     if "n_synthetic" in merged and merged["n_synthetic"] is None:
         merged["n_synthetic"] = scale.mj_n_synthetic if image else scale.n_synthetic
     if merged.get("n_labeled") == (scale.mj_n_labeled if image else scale.n_labeled):

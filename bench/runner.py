@@ -164,8 +164,9 @@ def with_estimated_targets(split: Split, y_s: np.ndarray, mode: str = "hard") ->
 
 
 def target_estimate(params: Mapping[str, Any]) -> str:
-    """How a job turns p(y_t | y_s) into D_e's targets: its target_estimate, default "hard"
-    (the paper's 0/1 estimate; jobs without the parameter keep their keys)."""
+    """How a job turns p(y_t | y_s) into D_e's targets: its target_estimate. Without the
+    parameter "hard", the paper's 0/1 estimate: text jobs (Eq. 19); every MJSynth job names
+    its estimate (experiments.resolve_params: the scale's, "soft" by default)."""
     return str(params.get("target_estimate", "hard"))
 
 

@@ -5,9 +5,10 @@ to finish on a 2-core CPU (one ADDES generator costs about 30 s of one core ther
 suite needs about 30 of them) while keeping the paper's |D_l| = 2k and five seeds for the
 tables; Figure 8's grid is 4 x 3 at this tier (the paper's beta = 0.01 and 100 dropped); `mjcpu` is for the
 MJSynth suite only (issue 17): the paper's image data sizes (D_l 6k, D_u 24k, test 10k) with
-quick's narrow networks (width 1/8), 12 epochs and 3 seeds, so that Table 4 fits about 75 min
-of a 2-core machine (`--dry-run --experiments table4 --jobs 2`; the whole suite about 1.7 h,
-plus rendering 41k images once, about 10 min of one core); its text fields are quick's. How
+quick's narrow networks (width 1/8), 12 epochs and 3 seeds: Table 4 about 80 min of an idle
+2-core machine (`--dry-run --experiments table4 --jobs 2`), the whole suite about 1.8 h;
+rendering its 41k images once about 80 s of one core (1.9 s per 1,000 measured); one SDANN
+job took 5-7 min at about a third of a core; its text fields are quick's. How
 far SDANN on D_e can get above chance there is bounded by the target estimate of D_e
 (`python -m bench.label_estimate`); `sopaper` is the Stack Overflow suite at the paper's
 data sizes (D_l 2k, D_u up to 30k: about 24k from the real sample, test 3k) and widths, with
@@ -77,6 +78,12 @@ class Scale:
     mj_seeds: int  # Table 4 and Figure 4
     mj_sweep_seeds: int  # Figure 6(b)
     mj_sensitivity_seeds: int  # Figure 8
+    # how D_e gets its target letters on MJSynth (issue 17): the job parameter
+    # target_estimate that resolve_params gives every image job, so it is in each job's key
+    # (left out of identity()). "soft" (the forest's probabilities) is the default because
+    # validation selects it at every |D_l| measured; "hard" is the paper's 0/1 estimate.
+    # `run_all.py --target-estimate` replaces it.
+    mj_target_estimate: str = "soft"
 
     def as_row(self) -> dict:
         return asdict(self)
@@ -84,10 +91,10 @@ class Scale:
     def identity(self, modality: str = "text") -> dict:
         """The fields that determine a job's result for a dataset of `modality`: seed counts
         only decide how many jobs run, so changing `--seeds` never invalidates finished records
-        or cached splits. The MJSynth fields (IMAGE_FIELDS) are left out for text, so the text
-        suite's keys are those of the scale before the image suite existed."""
+        or cached splits; JOB_PARAM_FIELDS reach the key as job params instead. The MJSynth
+        fields (IMAGE_FIELDS) are left out for text, so the text suite's keys are those of the scale before the image suite existed."""
         row = self.as_row()
-        for name in SEED_FIELDS:
+        for name in SEED_FIELDS + JOB_PARAM_FIELDS:
             row.pop(name)
         if modality == "text":
             for name in IMAGE_FIELDS:
@@ -205,5 +212,7 @@ def scale_table() -> list[dict]:
 SCALE_FIELDS = [f.name for f in fields(Scale)]
 SEED_FIELDS = ("seeds", "sweep_seeds", "sensitivity_seeds", "mj_seeds", "mj_sweep_seeds",
                "mj_sensitivity_seeds")
+# fields that resolve_params turns into job params (in the key there, not in identity())
+JOB_PARAM_FIELDS = ("mj_target_estimate",)
 # the MJSynth suite's fields: everything declared after sensitivity_grid
 IMAGE_FIELDS = tuple(SCALE_FIELDS[SCALE_FIELDS.index("sensitivity_grid") + 1 :])

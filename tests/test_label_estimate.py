@@ -138,3 +138,49 @@ def test_compare_summary_selects_the_lowest_validation_loss():
     text = summary_markdown(results)
     assert "selected on validation (lowest BCE): **soft**" in text
     assert "| soft | 0,1 |" in text and "+0.045" in text  # mean paired AUC gain
+
+
+def _table4_jobs(scale):
+    from bench.experiments import EXPERIMENTS, expand
+
+    return {(j.dataset, j.method, j.seed): j for j in expand(EXPERIMENTS["table4"], scale)}
+
+
+def test_image_jobs_name_their_target_estimate_and_keys_differ(tmp_path, cache_dir, monkeypatch):
+    """Soft is the MJSynth default and part of every image job's params; hard (selected by
+    name) gets other keys, and a record of a job without the parameter (the old 0/1 default)
+    is reused neither as soft nor as hard. Text jobs do not get the parameter."""
+    from dataclasses import replace
+
+    import bench.runner as runner
+    from bench.experiments import resolve_params
+    from bench.runner import Job, job_key, run_jobs
+
+    smoke = get_scale("smoke")
+    hard_scale = replace(smoke, mj_target_estimate="hard")
+    assert smoke.identity("image") == hard_scale.identity("image")  # only the params differ
+    soft_jobs, hard_jobs = _table4_jobs(smoke), _table4_jobs(hard_scale)
+    assert soft_jobs.keys() == hard_jobs.keys() and soft_jobs
+    assert {j.param_dict["target_estimate"] for j in soft_jobs.values()} == {"soft"}
+    assert {j.param_dict["target_estimate"] for j in hard_jobs.values()} == {"hard"}
+    assert "target_estimate" not in dict(resolve_params("text-CNN", {}, smoke, "text"))
+
+    ctx = RunContext("mjsynth", smoke, tmp_path / "run", cache_dir)
+    soft, hard = soft_jobs["mjsynth-1", "SDANN", 0], hard_jobs["mjsynth-1", "SDANN", 0]
+    old = Job(soft.dataset, soft.method, soft.seed,
+              tuple(kv for kv in soft.params if kv[0] != "target_estimate"))
+    assert len({job_key(soft, ctx), job_key(hard, ctx), job_key(old, ctx)}) == 3
+
+    ran = []
+
+    def fake_run(job, ctx, split=None):
+        ran.append(job)
+        return {"key": job_key(job, ctx), "status": "ok", "metrics": {"AUC": 0.5},
+                "timings": {}}
+
+    monkeypatch.setattr(runner, "run_job", fake_run)
+    run_jobs([old], ctx)
+    run_jobs([soft, hard], ctx)
+    assert ran == [old, soft, hard]  # the old record was there and served neither
+    run_jobs([old, soft, hard], ctx)
+    assert ran == [old, soft, hard]  # while each job's own record is reused

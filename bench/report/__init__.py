@@ -58,6 +58,7 @@ class RunInfo:
     dtype: str = "fp32"
     cpu_kernels: str = ""  # bench.kernels.describe of the records' environments
     sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    target_estimate: str = ""  # MJSynth: how D_e got its target letters (the jobs' parameter)
 
     def caption_facts(self) -> CaptionFacts:
         return CaptionFacts(source=self.source, scale=self.scale, sizes=self.sizes)

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from bench.report import RunInfo
 
 RESULT_TABLES = ("table2", "table4")
+TARGET_ESTIMATE_NOTES = {"soft": "the word forest's probabilities p(y_t | y_s), the default",
+                         "hard": "the paper's 0/1 estimate at 0.5",
+                         "prevalence": "0/1 at the letter's corpus prevalence"}
 TABLE_TITLES = {"table2": "Table 2", "table4": "Table 4"}
 FIGURES = (("fig3", fig3, "Figure 3: AugCNN vs the number of synthetic examples |D_s|"),
            ("fig6", fig6, "Figure 6: mAP vs the number of labeled examples |D_l|"),
@@ -161,6 +164,10 @@ def _provenance(info: RunInfo, records: pd.DataFrame) -> list[str]:
              f"- Statistics: {STD_CONVENTION}; differences tested with paired t-tests by seed "
              "(Welch's t-test where the seed sets differ), 95% CIs of the mean difference, "
              "Holm correction within each table."]
+    if info.target_estimate:
+        lines.append(f"- D_e's target labels: {info.target_estimate} "
+                     f"({TARGET_ESTIMATE_NOTES.get(info.target_estimate, '')}; "
+                     "`--target-estimate`)")
     for dataset, sizes in info.sizes.items():
         shown = ", ".join(f"{k} = {int(v)}" for k, v in sizes.items())
         lines.append(f"- Sizes of {dataset_label(dataset)}: {shown}")
