@@ -260,6 +260,7 @@ def test_fixture_spec_runs_end_to_end_and_resumes(folder, capsys):
     assert 0 <= oracle["precision"] <= 1
     report = (run / "report.md").read_text()
     assert "tiny" in report and "TF-IDF+LR" in report
+    assert "StackOverflow-1" not in report  # no paper block of datasets this run does not have
     assert "## Relations (auto)" in report and "-> python" not in report.split("## Relations")[0]
     assert "| python |" in report.split("## Relations (auto)")[1] and "Oracle analysis" in report
     stamps = {p.name: p.stat().st_mtime_ns for p in (run / "records").iterdir()}
