@@ -55,14 +55,8 @@ from torch.nn import functional as F
 from addes.data import Inputs
 from addes.gcn import GCN
 from addes.graph import ClassGraph
-from baselines.text_cnn import KimCNN, TextCNNNet
-from baselines.training import (
-    FeatureFactory,
-    NeuralMultiLabelClassifier,
-    TrainConfig,
-    as_tensor,
-    fit_multilabel,
-)
+from baselines.text_cnn import TextCNN
+from baselines.training import FeatureFactory, NeuralMultiLabelClassifier, TrainConfig
 
 TAU = 0.4  # binarisation threshold of the official recipe
 NEIGHBOUR_WEIGHT = 0.25  # gen_A's column mass before the identity: p = 0.25 / 1.25 = 0.2
@@ -131,29 +125,24 @@ class MLGCN(NeuralMultiLabelClassifier):
     def fit(self, X: Inputs, Y: np.ndarray, *, graph: ClassGraph, unlabeled: Inputs | None = None,
             val: tuple[Inputs, np.ndarray] | None = None) -> MLGCN:
         self.adjacency_ = ml_gcn_adjacency(Y)
-        self.pretrained_ = self._pretrain(X, Y, val) if self.warm_start else None
+        self.pretrained_ = self._pretrain(X, Y, graph, val) if self.warm_start else None
         return super().fit(X, Y, graph=graph, unlabeled=unlabeled, val=val)
 
-    def _new_features(self, X: Inputs) -> nn.Module:
-        return (KimCNN(self.vocab_size, self.embed_dim, self.maps) if self.features is None
-                else self.features(X))
+    def _backbone(self) -> TextCNN:
+        """The plain text-CNN (SDANN's features for images) that ML-GCN's features come from,
+        trained over all of W when `warm_start` (as ML-GCN's head is)."""
+        cnn = TextCNN(self.vocab_size, self.embed_dim, self.maps, self.config, self.seed,
+                      self.features)
+        cnn.learns_all_classes = True
+        return cnn
 
-    def _pretrain(self, X: Inputs, Y: np.ndarray,
+    def _pretrain(self, X: Inputs, Y: np.ndarray, graph: ClassGraph,
                   val: tuple[Inputs, np.ndarray] | None) -> nn.Module:
-        """The backbone of `warm_start`: a text-CNN (linear head over all of W, early stopping
-        as every baseline) fit on the same training set; its features are returned."""
-        device = self.config.device
-        torch.manual_seed(self.seed)
-        net = TextCNNNet(self._new_features(X), Y.shape[1]).to(device)
-        x_val = y_val = None
-        if val is not None:
-            x_val = as_tensor(val[0], device)
-            y_val = torch.as_tensor(val[1], dtype=torch.float32, device=device)
-        fit_multilabel(net, as_tensor(X, device),
-                       torch.as_tensor(Y, dtype=torch.float32, device=device),
-                       config=self.config, seed=self.seed, x_val=x_val, y_val=y_val)
-        return net.features
+        """The backbone of `warm_start`: the text-CNN fit on the same training set (early
+        stopping as every baseline); its features are returned, its head dropped."""
+        return self._backbone().fit(X, Y, graph=graph, val=val).model_.features
 
     def build(self, X: Inputs, graph: ClassGraph, n_out: int) -> nn.Module:
-        features = self._new_features(X) if self.pretrained_ is None else self.pretrained_
+        features = (self._backbone().make_features(X) if self.pretrained_ is None
+                    else self.pretrained_)
         return MLGCNNet(features, ml_gcn_propagation(self.adjacency_), self.gcn_hidden)
