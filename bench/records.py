@@ -1,8 +1,9 @@
 """Records as a table: one row per (experiment, job), raw per-seed values, never formatted.
 
 Columns: experiment, dataset, method, seed, status, error, mAP, AUC, the grid parameters as
-p_<name> (p_n_synthetic, p_n_labeled, p_variant, p_alpha, p_beta), the realised sizes, source,
-scale, fit_s and key. Aggregation (means, std with ddof=1, tests) happens in the reports.
+p_<name> (p_n_synthetic, p_n_labeled, p_variant, p_alpha, p_beta, p_target_estimate: how an image
+job's D_e got its target letters, absent for text), the realised sizes, source, scale, fit_s and
+key. Aggregation (means, std with ddof=1, tests) happens in the reports.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from bench.io import atomic_write_text
 from bench.metrics import METRICS
 from bench.runner import Job
 
-PARAM_COLUMNS = ("p_n_synthetic", "p_n_labeled", "p_variant", "p_alpha", "p_beta")
+PARAM_COLUMNS = ("p_n_synthetic", "p_n_labeled", "p_variant", "p_alpha", "p_beta",
+                 "p_target_estimate")
 SIZE_COLUMNS = ("n_labeled", "n_unlabeled", "n_val", "n_test", "n_train")
 
 

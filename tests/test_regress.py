@@ -118,6 +118,16 @@ def test_new_and_missing_cells_are_listed():
     assert result.cells.empty and result.n_outside == len(OTHER)
 
 
+def test_target_estimate_is_part_of_the_cell():
+    """A soft-D_e run is not compared with 0/1-D_e numbers: the estimate is a grid coordinate."""
+    hard = _records({("table4", "SDANN"): BASE}, point={"p_target_estimate": "hard"})
+    soft = _records({("table4", "SDANN"): OTHER}, point={"p_target_estimate": "soft"})
+    result = regress.check(hard, soft)
+    assert result.n_compared == 0
+    assert sorted(result.cells["point"]) == ["target_estimate=hard", "target_estimate=soft"]
+    assert not regress.check(hard, hard).failed
+
+
 def test_exact_mode_is_bit_for_bit():
     old = _records({("table2", "text-CNN"): BASE})
     new = old.copy()
