@@ -38,9 +38,8 @@ Deviations, documented:
 
 Stability (StackOverflow-1, quick, real sample, seeds 0-4; `|d|` = test mAP moved by a 1e-6
 perturbation of initial weights). An earlier version gave its GCN layers biases and PyTorch's
-default init (variance 1 / (3 fan_in), a third of Glorot's): the outputs of six such layers
-were mostly the shared bias path, the S regression reached a mean cosine of only 0.80-0.84
-to its targets, and the T direction turned by up to 36 degrees under the perturbation (|d|
+default init (variance 1 / (3 fan_in), a third of Glorot's): after 300 steps the S
+regression reached a mean cosine of only 0.80-0.84 to its targets, and the T direction turned by up to 36 degrees under the perturbation (|d|
 0.134 perturbing only the GCN, 0.072 only the text-CNN; the text-CNN's own S weights moved
 by cosine >= 0.9999 and a fixed transfer, the mean of the linked w_s, by <= 0.002: the GCN
 amplified a negligible change of its targets as it amplified one of its own init). Bias-free
