@@ -100,6 +100,37 @@ def test_ml_gcn_matches_text_cnn_where_the_target_copies_a_source():
     assert auc[True] > auc[False] + 0.05, auc
 
 
+def rare_biased_target(x: Inputs, y_s: np.ndarray, rng: np.random.Generator,
+                       q: float) -> np.ndarray:
+    """D_e's column of a target t that truly is s0: tagged on a fraction q of the s0 titles
+    marked by s0's FIRST word only (a few, biased positives: P(s0 | t) = 1, P(t | s0) < tau)."""
+    first_word = x.x[:, 0] == MARKER[0][0]  # toy_inputs puts source k's marker at position k
+    return (first_word & (y_s[:, 0] > 0) & (rng.random(len(y_s)) < q))[:, None].astype(np.float32)
+
+
+def test_ml_gcn_beats_text_cnn_where_the_labels_of_w_carry_a_rare_target():
+    """t = s0 on test, but D_e tags t on about twenty s0 titles, all with s0's first marker
+    word. A text-CNN on t alone learns that one word; ML-GCN, trained on all of W with the
+    graph counted from those labels, also ranks the titles with s0's other two words (in D_e
+    tagged s0, never t) as t. Measured with this setup, seeds 0-4: text-CNN AUC 0.52-0.59,
+    ML-GCN 0.88-1.00. What carries it is mostly ML-GCN's features learned over all of W, not
+    its edges alone: with the edges removed (identity graph) ML-GCN scored 0.86-0.99 (from
+    0.004 above to 0.09 below the graph), so a test that the edges alone beat text-CNN would
+    not hold."""
+    rng = np.random.default_rng(0)
+    x, y_s = toy_inputs(600, rng)
+    x_test, y_test = toy_inputs(600, rng)
+    y = np.concatenate([y_s, rare_biased_target(x, y_s, rng, q=0.4)], axis=1)
+    graph = toy_graph(y_s)
+    config = TrainConfig(batch_size=32, max_epochs=8, patience=8, lr=1e-2, prior_init=True)
+    cnn = TextCNN(len(VOCAB), 16, 8, config, seed=0).fit(x, y, graph=graph)
+    gcn = MLGCN(len(VOCAB), 16, 8, gcn_hidden=16, config=config, seed=0, warm_start=True)
+    truth = y_test[:, :1]
+    auc_cnn = mean_auc(truth, cnn.predict_proba(x_test))
+    auc_gcn = mean_auc(truth, gcn.fit(x, y, graph=graph).predict_proba(x_test))
+    assert auc_gcn > auc_cnn + 0.2, (auc_gcn, auc_cnn)
+
+
 def test_zero_shot_target_copying_a_source_recovers_its_direction():
     """A toy graph where t is a copy of s0: linked to s0 only, with s0's node vector, and s0
     linked to t only (no S-S edges), so t and s0 have the same neighbourhood and inputs. The
