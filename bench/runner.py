@@ -127,7 +127,8 @@ def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:
     """What determines a job's result; its hash is the job's key. A text job's config has
     exactly the fields it had before the image suite (the scale's image fields are left out),
     so text records stay valid; an image job adds its word list and drops the relations file
-    (its graph is built from the words); a plugin's method adds the hash of its source."""
+    (its graph is built from the words); a method whose recipe was revised adds its registry
+    revision; a plugin's method adds the hash of its source."""
     load_plugins(ctx.plugins)  # a worker process has not imported them yet
     modality = modality_of(job.dataset)
     config = {
@@ -141,6 +142,8 @@ def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:
     else:
         config["relations"] = hashlib.sha1(Path(ctx.relations).read_bytes()).hexdigest()
     spec = all_methods().get(job.method)
+    if spec and spec.revision > 1:  # the method's recipe changed: its old records are stale
+        config["revision"] = spec.revision
     digest = spec and source_digest(spec.origin)
     if digest:  # a plugin's method: editing the plugin makes new jobs (built-ins: unchanged)
         config["plugin"] = digest

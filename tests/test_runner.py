@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
+from bench.methods import REGISTRY
 from bench.runner import Job, RunContext, job_key, run_jobs
 from bench.scales import get_scale
 
@@ -22,6 +24,17 @@ def test_key_depends_on_config_not_on_seed_count(ctx):
     other = RunContext("stackoverflow", SCALE.with_seeds(5), ctx.run_dir, ctx.cache_dir)
     assert job_key(job, ctx) == job_key(job, other)
     assert job_key(job, ctx) != job_key(Job("stackoverflow-1", "text-CNN", 1), ctx)
+
+
+def test_a_revised_recipe_gets_new_keys_and_revision_1_changes_none(ctx, monkeypatch):
+    """Records of a method's old recipe are never reused for its revised one."""
+    job = Job("stackoverflow-1", "text-CNN", 0)
+    first = job_key(job, ctx)
+    monkeypatch.setitem(REGISTRY, "text-CNN", replace(REGISTRY["text-CNN"], revision=1))
+    assert job_key(job, ctx) == first
+    monkeypatch.setitem(REGISTRY, "text-CNN", replace(REGISTRY["text-CNN"], revision=2))
+    assert job_key(job, ctx) != first
+    assert REGISTRY["Zero-shot"].revision == 2  # its transfer GCN was revised (issue 14)
 
 
 def test_rerun_trains_nothing_and_returns_same_records(ctx, monkeypatch):

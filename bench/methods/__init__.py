@@ -84,6 +84,9 @@ class MethodSpec:
     reference: bool = True
     augments: tuple[str, ...] = ()  # the methods it is trained like, on D_e + D_s instead of D_e
     origin: str = ""  # the module (or plugin file) that registered it
+    # bumped when a change of the builder's recipe changes its results without changing a job
+    # param: part of the job key from 2 on, so records of the old recipe are never reused
+    revision: int = 1
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,16 @@ def register(
     reference: bool | None = None,
     augmented: bool | str = False,
     augments: str | tuple[str, ...] = (),
+    revision: int = 1,
 ):
     """Decorator registering a builder under `name`.
 
     in_paper: whether the paper reports it (default: True for this package's modules, False
     for plugins); reference: an extra baseline rather than a method under test (default:
     in_paper); augmented: also register the builder on D_e + D_s, as "Aug<name>" (True) or
-    under the given name; augments: for a builder on D_e + D_s, the method(s) it augments."""
+    under the given name; augments: for a builder on D_e + D_s, the method(s) it augments;
+    revision: bump it when the builder's results change with no job param to say so (its jobs
+    get new keys; revision 1 adds nothing to a key, so the first recipe's keys stay)."""
 
     def decorate(build: Callable[[MethodContext], Estimator]):
         origin = _origin(build)
@@ -131,7 +137,8 @@ def register(
         summary = (build.__doc__ or "").strip().splitlines()[0] if build.__doc__ else ""
         base = MethodSpec(name, build, training_set, uses_unlabeled, paper,
                           dict(default_params or {}), summary, tuple(modalities), ref,
-                          (augments,) if isinstance(augments, str) else tuple(augments), origin)
+                          (augments,) if isinstance(augments, str) else tuple(augments), origin,
+                          revision)
         specs = [base]
         if augmented:
             if training_set != "D_e":

@@ -131,7 +131,9 @@ def zero_shot_nodes(ctx: MethodContext) -> NodeInputs | None:
     return semantic
 
 
-@register("Zero-shot", training_set="D_e", uses_unlabeled=True, default_params={"nodes": "one-hot"})
+# revision 2: the transfer GCN became bias-free and Glorot-initialised, as the official code
+@register("Zero-shot", training_set="D_e", uses_unlabeled=True, default_params={"nodes": "one-hot"},
+          revision=2)
 def zero_shot(ctx: MethodContext) -> ZeroShotGCN:
     """Zero-shot GCN (Wang et al. 2018): T classifiers regressed from the S ones; no T labels."""
     s = ctx.scale
