@@ -14,7 +14,7 @@ import pytest
 from bench.cli import main
 from bench.data import auto_relations
 from bench.data.spec import load_spec, spec_corpus
-from bench.data.splits import build_text_split, labeled_training_rows, register_spec
+from bench.data.splits import build_corpus_split, labeled_training_rows, register_spec
 from bench.data.stackoverflow import synthetic_corpus
 from bench.errors import UserError
 from bench.metrics import METRICS
@@ -221,7 +221,7 @@ def test_auto_uses_only_d_l_and_validation_rows(folder, tmp_path):
     corpus = spec_corpus(spec, tmp_path)
     scale = get_scale("smoke")
     rows = labeled_training_rows(corpus, scale)
-    split = build_text_split(corpus, load_spec_dataset(spec), scale, {"python": ["django"]},
+    split = build_corpus_split(corpus, load_spec_dataset(spec), scale, {"python": ["django"]},
                              "inline")
     assert sorted(corpus.titles[i] for i in rows) == sorted(
         split.labeled.texts + split.val.texts)
