@@ -80,8 +80,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog="run_all.py", description="ADDES benchmark suite (Dai et al., KDD 2021)")
     p.add_argument("--suite", choices=None, help=f"one of: {', '.join(SUITES)}, all")
     p.add_argument("--dataset", type=Path, metavar="SPEC.toml", help="instead of --suite: "
-                   "your own text dataset described by a spec file (README: Bring your own "
-                   "data); the text suite's experiments run on it")
+                   "your own text or image dataset described by a spec file (README: Bring "
+                   "your own data); the experiments of its modality's suite run on it")
     p.add_argument("--scale", default="quick", help="smoke | quick (default) | mjcpu | paper")
     p.add_argument("--data-dir", type=Path, help="folder with real data (default: "
                    "$ADDES_DATA/<suite>, ./data/<suite>, else the synthetic stand-in)")

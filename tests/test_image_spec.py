@@ -28,21 +28,9 @@ WORDS = ("tree", "rose", "stone", "river", "seat", "tea", "rat", "star", "sort",
 N_LABELED, N_EXTRA = 80, 16
 FAST = ["--scale", "smoke", "--jobs", "1", "--threads", "1", "--seeds", "1"]
 
-GOOD = '''name = "letters"
-[data]
-images = "img"
-files = ["labels.csv"]
-unlabeled_files = ["extra.csv"]
-path_column = "file"
-labels_column = "letters"
-labels_format = "delimited"
-delimiter = "|"
-[classes]
-targets = ["e"]
-relations = {e = ["i", "v", "n"]}
-[sizes]
-smoke = {labeled = 24, unlabeled = 16, val = 8, test = 24}
-'''
+README = Path(__file__).resolve().parents[1] / "README.md"
+# the README's image spec example, verbatim: every test here runs it (or a change of it)
+GOOD = README.read_text().split("### Image specs", 1)[1].split("```toml\n", 1)[1].split("```")[0]
 
 
 def _word(name: str) -> str:
@@ -60,7 +48,7 @@ def rendered(tmp_path_factory) -> Path:
     and modes (every third one RGB at 2x: the reader converts and resizes), with labels.csv
     (path, the word's letters) and extra.csv (paths only: they join D_u)."""
     root = tmp_path_factory.mktemp("images")
-    (root / "img" / "sub").mkdir(parents=True)
+    (root / "images" / "sub").mkdir(parents=True)
     rows = []
     for i in range(N_LABELED + N_EXTRA):
         rng = image_rng(11, i)
@@ -69,7 +57,7 @@ def rendered(tmp_path_factory) -> Path:
         if i % 3 == 0:
             image = image.convert("RGB").resize((2 * WIDTH, 2 * HEIGHT))
         name = f"sub/{i:03d}_{word}.png"
-        image.save(root / "img" / name)
+        image.save(root / "images" / name)
         rows.append((name, _letters(word)))
     pd.DataFrame(rows[:N_LABELED], columns=["file", "letters"]).to_csv(root / "labels.csv",
                                                                       index=False)
@@ -85,6 +73,12 @@ def folder(rendered, tmp_path) -> Path:
     return tmp_path / "data"
 
 
+def _drop(text: str, start: str) -> str:
+    """The spec without its line that starts with `start`."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not line.startswith(start))
+
+
 def _spec(folder: Path, text: str) -> Path:
     path = folder / "spec.toml"
     path.write_text(text)
@@ -95,7 +89,7 @@ def _spec(folder: Path, text: str) -> Path:
 
 
 def _break_image(folder: Path, how: str) -> None:
-    target = folder / "img" / pd.read_csv(folder / "labels.csv").file.iloc[5]
+    target = folder / "images" / pd.read_csv(folder / "labels.csv").file.iloc[5]
     if how == "missing":
         target.unlink()
     elif how == "garbage":
@@ -113,18 +107,18 @@ def _edit_labels(folder: Path, column: str, value: str) -> None:
 
 
 BAD = [  # (how to change GOOD, how to change the data, text expected in the one-line error)
-    (lambda s: s.replace('images = "img"', 'images = "nope"'), None,
+    (lambda s: s.replace('images = "images"', 'images = "nope"'), None,
      "data.images: "),
-    (lambda s: s.replace('images = "img"', "images = 3"), None,
+    (lambda s: s.replace('images = "images"', "images = 3"), None,
      "data.images: must be a folder name"),
-    (lambda s: s.replace('path_column = "file"\n', ""), None, "data.path_column: required"),
+    (lambda s: _drop(s, "path_column ="), None, "data.path_column: required"),
     (lambda s: s.replace('path_column = "file"', 'path_column = "file"\ntext_column = "t"'),
      None, "data.text_column: not used with data.images"),
-    (lambda s: s.replace('images = "img"\n', ""), None,
+    (lambda s: _drop(s, "images ="), None,
      "data.path_column: only used with data.images"),
     (lambda s: s.replace('relations = {e = ["i", "v", "n"]}', 'relations = "auto"'), None,
      'classes.relations: "auto" reads the target names in texts'),
-    (lambda s: s.replace('relations = {e = ["i", "v", "n"]}\n', ""), None,
+    (lambda s: _drop(s, "relations ="), None,
      "classes.relations: required"),
     (lambda s: s.replace('"e"]', '"q"]').replace("{e =", "{q ="), None,
      "classes.targets: q not among"),
@@ -137,7 +131,7 @@ BAD = [  # (how to change GOOD, how to change the data, text expected in the one
     (lambda s: s, lambda f: _break_image(f, "garbage"), "not a readable image"),
     (lambda s: s, lambda f: _break_image(f, "empty"), "not a readable image"),
     (lambda s: s, lambda f: _break_image(f, "truncated"), "not a readable image"),
-    (lambda s: s, lambda f: _edit_labels(f, "file", "img/../../outside.png"), "no such file"),
+    (lambda s: s, lambda f: _edit_labels(f, "file", "../../outside.png"), "no such file"),
     (lambda s: s, lambda f: _edit_labels(f, "file", ""), "row 9: file: empty image path"),
     (lambda s: s, lambda f: (f / "extra.csv").write_text("file\nnope.png\n"),
      "extra.csv, row 2: file: image"),
@@ -187,12 +181,12 @@ def test_image_spec_split_resizes_and_keeps_labels(folder, tmp_path):
     relations = tmp_path / "rel.json"
     relations.write_text('{"e": ["i", "v", "n"]}')
     scale = replace(get_scale("smoke"), **spec.sizes_for("smoke"))
-    split = load_split("letters", scale, None, tmp_path / "cache", relations)
+    split = load_split("my-words", scale, None, tmp_path / "cache", relations)
     assert split.sizes == {"n_labeled": 24, "n_unlabeled": 16, "n_val": 8, "n_test": 24}
     assert split.modality == "image" and split.labeled.x.shape == (24, 1, HEIGHT, WIDTH)
     assert split.labeled.x.dtype == np.float32 and 0 <= split.labeled.x.min() <= 1
     name = split.labeled.texts[0]
-    assert np.array_equal(split.labeled.x[0, 0], load_image(folder / "img" / name))
+    assert np.array_equal(split.labeled.x[0, 0], load_image(folder / "images" / name))
     extra = set(pd.read_csv(folder / "extra.csv").file)
     assert set(split.unlabeled.texts) == extra
     for part, inputs in (("labeled", split.labeled), ("test", split.test)):
@@ -218,14 +212,14 @@ def test_image_spec_runs_the_image_grid_at_smoke_scale(folder, capsys):
     argv = ["--dataset", str(spec), *FAST, "--experiments", "table4,fig5",
             "--methods", "SDANN,AugCNN", "--out", str(out)]
     assert main(argv) == 0
-    run = out / "letters-smoke"
+    run = out / "my-words-smoke"
     records = pd.read_csv(run / "records.csv")
-    assert (records.status == "ok").all() and set(records.dataset) == {"letters"}
+    assert (records.status == "ok").all() and set(records.dataset) == {"my-words"}
     assert set(records.method) == {"SDANN", "AugCNN"} and set(records.experiment) == {"table4"}
     assert records.n_labeled.iloc[0] == 24 and records.n_test.iloc[0] == 24
-    assert records.source.iloc[0] == "real: letters (spec.toml)"
+    assert records.source.iloc[0] == "real: my-words (spec.toml)"
     report = (run / "report.md").read_text()
-    assert "### Table 4" in report and "| letters" in report and "MJSynth-1 " not in report
+    assert "### Table 4" in report and "| my-words" in report and "MJSynth-1 " not in report
     assert "e = 1 (top)" in report and (run / "figures" / "fig5.png").stat().st_size > 2_000
     assert (run / "relations.json").exists()  # the inline relations, as for a text spec
     stamps = {p.name: p.stat().st_mtime_ns for p in (run / "records").iterdir()}
@@ -239,7 +233,7 @@ def test_image_spec_runs_every_image_experiment_at_smoke_scale(folder):
     out = folder / "out"
     assert main(["--dataset", str(_spec(folder, GOOD)), "--scale", "smoke", "--jobs", "1",
                  "--threads", "1", "--out", str(out)]) == 0
-    run = out / "letters-smoke"
+    run = out / "my-words-smoke"
     records = pd.read_csv(run / "records.csv")
     assert (records.status == "ok").all()
     assert set(records.experiment) == {"table4", "fig4", "fig6-mj", "fig8-mj"}
@@ -261,8 +255,8 @@ def test_shared_mjsynth_sample_as_an_image_spec_at_quick_scale(tmp_path):
         if letters:
             rows.append((path, "|".join(letters)))
     pd.DataFrame(rows, columns=["file", "letters"]).to_csv(tmp_path / "labels.csv", index=False)
-    spec = _spec(tmp_path, GOOD.replace('"img"', f'"{SHARED_MJ}"').replace(
-        'unlabeled_files = ["extra.csv"]\n', "").replace(
+    spec = _spec(tmp_path, GOOD.replace('"images"', f'"{SHARED_MJ}"', 1).replace(
+        'unlabeled_files = ["extra.csv"]', "").replace(
         'relations = {e = ["i", "v", "n"]}', 'relations = {e = ["r", "s", "d"]}').replace(
         "smoke = {labeled = 24, unlabeled = 16, val = 8, test = 24}",
         "quick = {labeled = 300, unlabeled = 150, val = 80, test = 270}"))
@@ -270,6 +264,6 @@ def test_shared_mjsynth_sample_as_an_image_spec_at_quick_scale(tmp_path):
     assert main(["--dataset", str(spec), "--scale", "quick", "--experiments", "table4",
                  "--methods", "SDANN,AugCNN", "--jobs", "1", "--threads", "1", "--seeds", "1",
                  "--out", str(out)]) == 0
-    records = pd.read_csv(out / "letters-quick" / "records.csv")
+    records = pd.read_csv(out / "my-words-quick" / "records.csv")
     assert (records.status == "ok").all() and set(records.method) == {"SDANN", "AugCNN"}
     assert records.n_labeled.iloc[0] == 300 and records.n_unlabeled.iloc[0] == 150

@@ -1,4 +1,4 @@
-"""A text dataset described by a small TOML file: `run_all.py --dataset spec.toml`.
+"""A text or image dataset described by a small TOML file: `run_all.py --dataset spec.toml`.
 
     name = "so-python"                  # run folder <out>/<name>-<scale>, captions, report
     [data]
@@ -23,9 +23,17 @@ out (the suite's relations file). The paper's four datasets are such specs, ship
 keeps the suite's source id in job and split keys (not the spec's fingerprint), so a shipped
 spec's keys are those the suite had before it was a spec.
 
+An image spec names a folder instead of texts: `[data] images = "folder"` and
+`path_column = "file"` (paths relative to the folder) in place of `text_column`; its images
+are read by the MJSynth reader's `load_image` (grayscale, resized to 100 x 32, float32 in
+[0, 1]; `read_images`). Its relations are a file or inline, never "auto" (that reads target
+names in texts; label co-occurrence with a target would read target labels: a leak), and D_e
+gets Eq. 19's targets; it runs the image suite's experiments.
+
 Every field is checked before any data are read; a bad one is a `UserError` naming the
 file, the field and the problem (the CLI prints it in one line and exits with 2).
-A text spec gives a `Corpus` (`read_corpus`) that the suite splits with
+A spec with files gives a `Corpus` (`read_corpus`; an image spec's "titles" are its image
+paths, each checked to exist and open as an image) that the suite splits with
 `bench.data.splits.build_corpus_split`.
 """
 
@@ -109,11 +117,10 @@ class DataSpec:
         its images folder too): what a split depends on."""
         h = hashlib.sha1(f"v{SPEC_VERSION}|{self.path.resolve()}|".encode())
         h.update(self.path.read_bytes())
-        images = () if self.images is None else sorted(
-            p for p in self.images.rglob("*") if p.is_file())
-        for p in (*self.files, *self.unlabeled_files, *images):
-            st = p.stat()
-            h.update(f"|{p.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
+        stamps = "".join(f"|{_stamp(p)}" for p in self.files + self.unlabeled_files)
+        h.update(stamps.encode())
+        if self.images is not None:
+            h.update(_listed_images_stamp(self, stamps).encode())
         return h.hexdigest()[:16]
 
     def sizes_for(self, scale: str) -> dict[str, int]:
@@ -122,6 +129,30 @@ class DataSpec:
         merged = {**self.sizes.get("", {}), **self.sizes.get(scale, {})}
         prefix = "mj_n_" if self.modality == "image" else "n_"
         return {f"{prefix}{k}": v for k, v in merged.items()}
+
+
+def _stamp(path: Path) -> str:
+    """Path, size and mtime of a file ("missing" when it is not there: the data reader says
+    so in its own words)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{path}:missing"
+    return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+
+
+_IMAGE_STAMPS: dict[str, str] = {}  # per process: the labels files' stamps -> their images'
+
+
+def _listed_images_stamp(spec: DataSpec, file_stamps: str) -> str:
+    """The stamps of the images an image spec's labels files name (not of everything under
+    its folder, which may hold the run's own output), computed once per labels files."""
+    key = f"{spec.images}|{spec.text_column}|{file_stamps}"
+    if key not in _IMAGE_STAMPS:
+        names = [name for path in spec.files + spec.unlabeled_files
+                 for name, _, _ in _rows(path, spec, labeled=False)]
+        _IMAGE_STAMPS[key] = "".join(f"|{_stamp(spec.images / n)}" for n in names)
+    return _IMAGE_STAMPS[key]
 
 
 # ---------------------------------------------------------------------------------------------
