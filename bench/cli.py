@@ -142,7 +142,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not (args.list or args.perf) and not (args.suite or args.dataset):
         raise UserError("--suite is required (or --dataset SPEC.toml, or --list)")
     if args.dataset is not None:
-        clash = [f"--{n.replace('_', '-')}" for n in ("suite", "word_list")
+        clash = [f"--{n.replace('_', '-')}" for n in ("suite",)
                  if getattr(args, n) is not None] + (
             ["--relations"] if args.relations != DEFAULT_RELATIONS else []) + (
             ["--dry-run"] if args.dry_run else [])
@@ -265,6 +265,9 @@ def run(args: argparse.Namespace) -> int:
     if spec is not None and spec.reader is None and args.data_dir is not None:
         raise UserError("--dataset: not with --data-dir (the spec names its data files; "
                         "--data-dir is for a spec with a [data] reader)")
+    if spec is not None and not spec.graph_from_words and args.word_list is not None:
+        raise UserError("--dataset: not with --word-list (the word list is the mjsynth "
+                        "reader's graph; this spec's graph comes from its relations)")
     if spec is not None and spec.modality == "image" and not spec.graph_from_words:
         if args.target_estimate not in (None, "hard"):
             raise UserError(f"--target-estimate {args.target_estimate}: needs the MJSynth word "
@@ -285,7 +288,8 @@ def run(args: argparse.Namespace) -> int:
     gate = _prepare_gate(args, scale.name)
     load_relations(args.relations)
     image = modality == "image"
-    words = image and spec is None  # the MJSynth suite's graph comes from a word list
+    # the MJSynth reader's graph (the shipped MJSynth specs') comes from a word list
+    words = spec.graph_from_words if spec else image
     word_list = getattr(args, "word_list", None)
     if words:
         load_word_list(word_list)  # a bad --word-list fails here

@@ -155,13 +155,18 @@ def test_malformed_image_spec_one_line_exit_2_nothing_written(folder, change, da
     assert not out.exists()
 
 
-def test_target_estimate_other_than_hard_is_refused(folder, capsys):
-    spec = _spec(folder, GOOD)
+@pytest.mark.parametrize("option, message", [
+    (["--target-estimate", "soft"], "--target-estimate soft: needs the MJSynth word forest"),
+    (["--word-list", "words.txt"], "--dataset: not with --word-list"),
+    (["--data-dir", "."], "--dataset: not with --data-dir"),
+])
+def test_options_of_the_mjsynth_reader_are_refused(folder, option, message, capsys):
+    """An image spec's D_e is Eq. 19's 0/1 estimate and its graph comes from its relations:
+    the word forest's target estimates and word list do not apply, nor a reader's folder."""
     out = folder / "out"
-    assert main(["--dataset", str(spec), *FAST, "--target-estimate", "soft",
-                 "--out", str(out)]) == 2
+    assert main(["--dataset", str(_spec(folder, GOOD)), *FAST, *option, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--target-estimate soft: needs the MJSynth word forest" in err[0]
+    assert len(err) == 1 and message in err[0], err
     assert not out.exists()
 
 
@@ -199,6 +204,25 @@ def test_image_spec_split_resizes_and_keeps_labels(folder, tmp_path):
     expected = np.array([[float(any(c in w for c in "ivn"))] for w in
                          map(_word, split.labeled.texts)])
     assert np.array_equal(split.estimated_targets(split.y_s), expected)  # Eq. 19
+
+
+def test_user_spec_with_the_mjsynth_reader_gives_the_suites_split(tmp_path):
+    """`[data] reader = "mjsynth"` with MJSynth-1's target builds MJSynth-1's split (the
+    renderer's stand-in here): the same images, labels and word-forest graph."""
+    spec = load_spec(_spec(tmp_path, 'name = "my-mj"\n[data]\nreader = "mjsynth"\n'
+                                     '[classes]\ntargets = ["e"]\n'))
+    assert spec.modality == "image" and spec.graph_from_words
+    register_spec(spec)
+    scale = replace(get_scale("smoke"), mj_n_labeled=24, mj_n_unlabeled=16, mj_n_val=8,
+                    mj_n_test=40)
+    ours = load_split("my-mj", scale, None, tmp_path / "cache")
+    suite = load_split("mjsynth-1", scale, None, tmp_path / "cache")
+    for part in ("labeled", "unlabeled", "val", "test"):
+        assert np.array_equal(getattr(ours, part).x, getattr(suite, part).x)
+    assert np.array_equal(ours.y_s, suite.y_s) and np.array_equal(ours.test_y_t, suite.test_y_t)
+    assert ours.graph.classes == suite.graph.classes
+    assert np.array_equal(ours.estimated_targets(ours.y_s, "soft"),
+                          suite.estimated_targets(suite.y_s, "soft"))
 
 
 # ---- end to end ------------------------------------------------------------------------------

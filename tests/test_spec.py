@@ -462,7 +462,11 @@ READER_BAD = [  # (how to change READER_SPEC, text expected in the one-line erro
     (lambda s: s.replace('reader = "stackoverflow"', 'reader = "stackoverflow"\nfiles = ["x.csv"]'),
      "data.files: not used with reader"),
     (lambda s: s.replace("[classes]", "[classes]\nkeep = 10"), "classes.keep: not used with"),
-    (lambda s: s.replace('"stackoverflow"', '"mjsynth"'), "data.reader: 'mjsynth': image"),
+    (lambda s: s.replace('"stackoverflow"', '"mjsynth"'),
+     "classes.targets: reader 'mjsynth' labels images by their word's letters"),
+    (lambda s: s.replace('"stackoverflow"', '"mjsynth"').replace(
+        '"javascript", "c#", "php", "java"', '"e"') + 'relations = {e = ["a"]}\n',
+     "classes.relations: not used with reader 'mjsynth'"),
     (lambda s: s + 'aliases = {java = ["j"]}\n', "classes.aliases: only used with"),
     (lambda s: s + 'relations = {go = ["x"]}\n', "classes.relations.go: not a target"),
 ]

@@ -55,6 +55,7 @@ from PIL import Image
 from bench.data import stackoverflow
 from bench.data.mjsynth import load_image
 from bench.data.render import HEIGHT, WIDTH
+from bench.data.wordgraph import LETTERS
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached
 from bench.scales import Scale
@@ -113,8 +114,8 @@ class DataSpec:
 
     def fingerprint(self) -> str:
         """A file spec's source id in job and split keys (a reader's spec uses the reader's):
-        the spec's text and each data file's size and mtime (an image spec's: every file under
-        its images folder too): what a split depends on."""
+        the spec's text and each data file's size and mtime (an image spec's: each image its
+        labels files name too): what a split depends on."""
         h = hashlib.sha1(f"v{SPEC_VERSION}|{self.path.resolve()}|".encode())
         h.update(self.path.read_bytes())
         stamps = "".join(f"|{_stamp(p)}" for p in self.files + self.unlabeled_files)
@@ -187,8 +188,11 @@ def load_spec(path: Path) -> DataSpec:
     classes = _table(raw, "classes", fail, required=True)
     _unknown(classes, _CLASSES, "classes.", fail)
     if "reader" in data:
-        reader = _reader(data, classes, raw, shipped, fail)
+        reader = _reader(data, classes, fail)
         targets = _names(classes.get("targets"), "classes.targets", fail)
+        if READERS[reader] == "image" and not set(targets) <= set(LETTERS):
+            fail("classes.targets", f"reader {reader!r} labels images by their word's letters: "
+                 f"targets must be letters a-z, got {list(targets)}")
         relations = (None if classes.get("relations") is None
                      else _relations(path, classes["relations"], targets, fail))
         return DataSpec(path=path.resolve(), name=name, targets=targets, reader=reader,
@@ -236,7 +240,7 @@ def shipped_specs() -> tuple[DataSpec, ...]:
     return tuple(sorted(specs, key=lambda s: (list(READERS).index(s.reader), s.name)))
 
 
-def _reader(data: dict, classes: dict, raw: dict, shipped: bool, fail) -> str:
+def _reader(data: dict, classes: dict, fail) -> str:
     """[data] reader: a built-in reader, which reads its own files and keeps its own classes
     (so the fields for files, columns and `keep` do not apply)."""
     reader = data["reader"]
@@ -247,13 +251,10 @@ def _reader(data: dict, classes: dict, raw: dict, shipped: bool, fail) -> str:
         where = "classes." if extra[0] == "keep" else "data."
         fail(where + extra[0], f"not used with reader = {reader!r} (it reads its own data and "
              f"keeps its own classes)")
-    if READERS[reader] == "image" and not shipped:
-        fail("data.reader", f"{reader!r}: image datasets of this reader run as --suite "
-             f"{reader}; for images of your own, name their folder in data.images")
-    if READERS[reader] == "image" and (set(classes) - {"targets"} or "sizes" in raw):
-        fail("classes" if set(classes) - {"targets"} else "sizes",
-             f"reader {reader!r} takes targets only (its graph comes from the word list, its "
-             "sizes from the scale)")
+    if READERS[reader] == "image" and set(classes) - {"targets"}:
+        fail("classes." + sorted(set(classes) - {"targets"})[0],
+             f"not used with reader {reader!r} (it takes targets only: letters, its graph "
+             "comes from the word list, --word-list)")
     return reader
 
 
