@@ -35,12 +35,13 @@ from addes.training import PRECISIONS
 from bench import cluster, kernels, regress
 from bench.data import auto_relations
 from bench.data.render import load_word_list
-from bench.data.spec import load_spec, read_corpus
+from bench.data.spec import SUITE_OF, load_spec, read_corpus
 from bench.data.splits import (
     DATASETS,
     DEFAULT_RELATIONS,
     load_relations,
     load_split,
+    modality_of,
     register_spec,
 )
 from bench.data.stackoverflow import find_data_dir
@@ -48,7 +49,6 @@ from bench.data.wordgraph import TARGET_ESTIMATES
 from bench.errors import UserError
 from bench.experiments import (
     EXPERIMENTS,
-    SO_DATASETS,
     SUITES,
     TABLE2_METHODS,
     check_selection,
@@ -80,8 +80,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = _Parser(prog="run_all.py", description="ADDES benchmark suite (Dai et al., KDD 2021)")
     p.add_argument("--suite", choices=None, help=f"one of: {', '.join(SUITES)}, all")
     p.add_argument("--dataset", type=Path, metavar="SPEC.toml", help="instead of --suite: "
-                   "your own text dataset described by a spec file (README: Bring your own "
-                   "data); the text suite's experiments run on it")
+                   "your own text or image dataset described by a spec file (README: Bring "
+                   "your own data); the experiments of its modality's suite run on it")
     p.add_argument("--scale", default="quick", help="smoke | quick (default) | mjcpu | paper")
     p.add_argument("--data-dir", type=Path, help="folder with real data (default: "
                    "$ADDES_DATA/<suite>, ./data/<suite>, else the synthetic stand-in)")
@@ -142,7 +142,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not (args.list or args.perf) and not (args.suite or args.dataset):
         raise UserError("--suite is required (or --dataset SPEC.toml, or --list)")
     if args.dataset is not None:
-        clash = [f"--{n.replace('_', '-')}" for n in ("suite", "word_list")
+        clash = [f"--{n.replace('_', '-')}" for n in ("suite",)
                  if getattr(args, n) is not None] + (
             ["--relations"] if args.relations != DEFAULT_RELATIONS else []) + (
             ["--dry-run"] if args.dry_run else [])
@@ -239,15 +239,20 @@ def _run_all_suites(args: argparse.Namespace) -> int:
 
 
 def _spec_jobs(experiments: list, scale, methods: list[str] | None,
-               name: str) -> list[tuple[str, Job]]:
-    """The text suite's jobs on StackOverflow-1, moved to the user's dataset `name` (the
-    grid points of StackOverflow-2 duplicate them there and are dropped)."""
+               name: str, first: str) -> list[tuple[str, Job]]:
+    """The suite's jobs on its first dataset `first` (StackOverflow-1, MJSynth-1), moved to
+    the user's dataset `name` (the grid points of the suite's other dataset duplicate them
+    there and are dropped)."""
     return [(e.name, replace(job, dataset=name)) for e in experiments
-            for job in expand(e, scale, methods) if job.dataset == SO_DATASETS[0]]
+            for job in expand(e, scale, methods) if job.dataset == first]
 
 
 def _datasets(ctx: RunContext) -> tuple[str, ...]:
     return (ctx.dataset_spec.name,) if ctx.dataset_spec else SUITES[ctx.suite]
+
+
+def _modality(ctx: RunContext) -> str:
+    return modality_of(_datasets(ctx)[0])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -260,10 +265,20 @@ def run(args: argparse.Namespace) -> int:
     if spec is not None and spec.reader is None and args.data_dir is not None:
         raise UserError("--dataset: not with --data-dir (the spec names its data files; "
                         "--data-dir is for a spec with a [data] reader)")
+    if spec is not None and not spec.graph_from_words and args.word_list is not None:
+        raise UserError("--dataset: not with --word-list (the word list is the mjsynth "
+                        "reader's graph; this spec's graph comes from its relations)")
+    if spec is not None and spec.modality == "image" and not spec.graph_from_words:
+        if args.target_estimate not in (None, "hard"):
+            raise UserError(f"--target-estimate {args.target_estimate}: needs the MJSynth word "
+                            "forest; an image spec's D_e gets Eq. 19's 0/1 targets (hard)")
+        args.target_estimate = "hard"  # Eq. 19 over the relations, as for a text spec
     if args.target_estimate:
         scale = replace(scale, mj_target_estimate=args.target_estimate)
-    experiments = experiments_of("stackoverflow" if spec else args.suite,
-                                 _split_list(args.experiments))
+    # a spec runs the experiments of the built-in suite of its modality
+    suite = SUITE_OF[spec.modality] if spec else args.suite
+    experiments = experiments_of(suite, _split_list(args.experiments))
+    modality = spec.modality if spec else modality_of(SUITES[suite][0])
     if spec is not None:
         scale = replace(scale, **spec.sizes_for(scale.name))
         args.suite = spec.name  # the run's name in the gate, the reports and the records
@@ -272,9 +287,11 @@ def run(args: argparse.Namespace) -> int:
     experiments = selected_experiments(experiments, methods)
     gate = _prepare_gate(args, scale.name)
     load_relations(args.relations)
-    image = args.suite == "mjsynth"
+    image = modality == "image"
+    # the MJSynth reader's graph (the shipped MJSynth specs') comes from a word list
+    words = spec.graph_from_words if spec else image
     word_list = getattr(args, "word_list", None)
-    if image:
+    if words:
         load_word_list(word_list)  # a bad --word-list fails here
     reader = spec.reader if spec else args.suite  # whose data folder: a suite's or a reader's
     data_dir = find_data_dir(args.data_dir, reader) if reader else None
@@ -300,7 +317,7 @@ def run(args: argparse.Namespace) -> int:
                                                   else threads_per_worker(args.jobs))
     ctx = RunContext(args.suite, scale, run_dir, args.out / "cache", data_dir, relations,
                      device=args.device, dtype=args.dtype, threads=threads,
-                     word_list=word_list if image else None, dataset_spec=spec,
+                     word_list=word_list if words else None, dataset_spec=spec,
                      plugins=tuple(resolve(p) for p in args.plugin))
     if args.dry_run:  # the job grid and its estimated cost: trains and writes nothing
         from bench.plan import dry_run
@@ -318,7 +335,8 @@ def run(args: argparse.Namespace) -> int:
                        word_list=ctx.word_list)
         if notice:
             print(notice, file=sys.stderr)
-        experiment_jobs = (_spec_jobs(experiments, scale, methods, spec.name) if spec else
+        experiment_jobs = (_spec_jobs(experiments, scale, methods, spec.name, SUITES[suite][0])
+                           if spec else
                            [(e.name, job) for e in experiments
                             for job in expand(e, scale, methods)])
         records = run_jobs([job for _, job in experiment_jobs], ctx, n_workers=args.jobs,
@@ -427,7 +445,7 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
     if (run_dir / "report.md").exists() and digest_path.exists() and digest_path.read_text() == digest:
         log.info("reports are up to date (same records, same code)")
         return
-    sizes, label_estimates = {}, []
+    sizes, label_estimates, targets = {}, [], None
     env = regress.records_environment(ctx.records_dir, frame["key"])
     for dataset in _datasets(ctx):
         split = load_split(dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations,
@@ -435,14 +453,16 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         sizes[dataset] = split.sizes
         label_estimates += label_estimate_rows(split)  # ORACLE analysis, shown in the report
         source = split.source
+        targets = targets or split.targets
+    image = _modality(ctx) == "image"
     info = RunInfo(
         command="python run_all.py " + shlex.join(sys.argv[1:] if args is not None else []),
-        suite=ctx.suite, scale=ctx.scale.name,
-        seeds=ctx.scale.mj_seeds if ctx.suite == "mjsynth" else ctx.scale.seeds, source=source,
+        suite=ctx.suite, scale=ctx.scale.name, modality=_modality(ctx),
+        seeds=ctx.scale.mj_seeds if image else ctx.scale.seeds, source=source,
         git_commit=commit, git_dirty=dirty, date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         torch_version=torch.__version__, device=ctx.device, dtype=ctx.dtype, threads=ctx.threads,
         cpu_kernels=kernels.describe(env["cpu_capability"], env["kernels"]), sizes=sizes,
-        target_estimate=ctx.scale.mj_target_estimate if ctx.suite == "mjsynth" else "")
+        target_estimate=ctx.scale.mj_target_estimate if image else "", targets=targets)
     examples = None
     if "table3" in experiment_names and "AugCNN" in all_methods():
         from bench import artifacts
@@ -459,8 +479,8 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         from bench import artifacts
         from bench.experiments import IMAGE_ALPHA, resolve_params
 
-        split = load_split("mjsynth-1", ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations,
-                           word_list=ctx.word_list)
+        split = load_split(_datasets(ctx)[0], ctx.scale, ctx.data_dir, ctx.cache_dir,
+                           ctx.relations, word_list=ctx.word_list)
         params = dict(resolve_params("AugCNN", {"alpha": IMAGE_ALPHA}, ctx.scale, "image"))
         fig5_images = artifacts.generated_images(split, seed=0, params=params, scale=ctx.scale,
                                                  cache_dir=ctx.cache_dir, device=ctx.device,

@@ -44,6 +44,7 @@ from bench.data.splits import (
     DEFAULT_RELATIONS,
     Split,
     file_stamp,
+    graph_from_words,
     load_split,
     modality_of,
     register_spec,
@@ -126,9 +127,10 @@ def _source_id(data_dir: Path | None) -> str:
 def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:
     """What determines a job's result; its hash is the job's key. A text job's config has
     exactly the fields it had before the image suite (the scale's image fields are left out),
-    so text records stay valid; an image job adds its word list and drops the relations file
-    (its graph is built from the words); a method whose recipe was revised adds its registry
-    revision; a plugin's method adds the hash of its source."""
+    so text records stay valid; an MJSynth job adds its word list and drops the relations file
+    (its graph is built from the words; an image spec of files keeps the relations file, as a
+    text one does); a method whose recipe was revised adds its registry revision; a plugin's
+    method adds the hash of its source."""
     load_plugins(ctx.plugins)  # a worker process has not imported them yet
     modality = modality_of(job.dataset)
     config = {
@@ -137,7 +139,7 @@ def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:
     }
     if ctx.dtype != "fp32":  # a precision change is a different experiment
         config["dtype"] = ctx.dtype
-    if modality == "image":
+    if graph_from_words(job.dataset):
         config["word_list"] = file_stamp(ctx.word_list)
     else:
         config["relations"] = hashlib.sha1(Path(ctx.relations).read_bytes()).hexdigest()

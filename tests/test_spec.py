@@ -14,7 +14,7 @@ import pytest
 from bench.cli import main
 from bench.data import auto_relations
 from bench.data.spec import load_spec, spec_corpus
-from bench.data.splits import build_text_split, labeled_training_rows, register_spec
+from bench.data.splits import build_corpus_split, labeled_training_rows, register_spec
 from bench.data.stackoverflow import synthetic_corpus
 from bench.errors import UserError
 from bench.metrics import METRICS
@@ -221,7 +221,7 @@ def test_auto_uses_only_d_l_and_validation_rows(folder, tmp_path):
     corpus = spec_corpus(spec, tmp_path)
     scale = get_scale("smoke")
     rows = labeled_training_rows(corpus, scale)
-    split = build_text_split(corpus, load_spec_dataset(spec), scale, {"python": ["django"]},
+    split = build_corpus_split(corpus, load_spec_dataset(spec), scale, {"python": ["django"]},
                              "inline")
     assert sorted(corpus.titles[i] for i in rows) == sorted(
         split.labeled.texts + split.val.texts)
@@ -462,7 +462,11 @@ READER_BAD = [  # (how to change READER_SPEC, text expected in the one-line erro
     (lambda s: s.replace('reader = "stackoverflow"', 'reader = "stackoverflow"\nfiles = ["x.csv"]'),
      "data.files: not used with reader"),
     (lambda s: s.replace("[classes]", "[classes]\nkeep = 10"), "classes.keep: not used with"),
-    (lambda s: s.replace('"stackoverflow"', '"mjsynth"'), "data.reader: 'mjsynth': image"),
+    (lambda s: s.replace('"stackoverflow"', '"mjsynth"'),
+     "classes.targets: reader 'mjsynth' labels images by their word's letters"),
+    (lambda s: s.replace('"stackoverflow"', '"mjsynth"').replace(
+        '"javascript", "c#", "php", "java"', '"e"') + 'relations = {e = ["a"]}\n',
+     "classes.relations: not used with reader 'mjsynth'"),
     (lambda s: s + 'aliases = {java = ["j"]}\n', "classes.aliases: only used with"),
     (lambda s: s + 'relations = {go = ["x"]}\n', "classes.relations.go: not a target"),
 ]

@@ -23,7 +23,7 @@ def test_split_holds_only_inexact_labels_for_training_side(smoke_split):
 def test_split_is_cached_and_shared(cache_dir, smoke_split, monkeypatch):
     import bench.data.splits as splits
 
-    monkeypatch.setattr(splits, "build_text_split", lambda *a, **k: pytest.fail("rebuilt"))
+    monkeypatch.setattr(splits, "build_corpus_split", lambda *a, **k: pytest.fail("rebuilt"))
     again = load_split("stackoverflow-1", get_scale("smoke"), None, cache_dir)
     np.testing.assert_array_equal(again.labeled.x, smoke_split.labeled.x)
 

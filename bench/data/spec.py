@@ -1,4 +1,4 @@
-"""A text dataset described by a small TOML file: `run_all.py --dataset spec.toml`.
+"""A text or image dataset described by a small TOML file: `run_all.py --dataset spec.toml`.
 
     name = "so-python"                  # run folder <out>/<name>-<scale>, captions, report
     [data]
@@ -23,10 +23,18 @@ out (the suite's relations file). The paper's four datasets are such specs, ship
 keeps the suite's source id in job and split keys (not the spec's fingerprint), so a shipped
 spec's keys are those the suite had before it was a spec.
 
+An image spec names a folder instead of texts: `[data] images = "folder"` and
+`path_column = "file"` (paths relative to the folder) in place of `text_column`; its images
+are read by the MJSynth reader's `load_image` (grayscale, resized to 100 x 32, float32 in
+[0, 1]; `read_images`). Its relations are a file or inline, never "auto" (that reads target
+names in texts; label co-occurrence with a target would read target labels: a leak), and D_e
+gets Eq. 19's targets; it runs the image suite's experiments.
+
 Every field is checked before any data are read; a bad one is a `UserError` naming the
 file, the field and the problem (the CLI prints it in one line and exits with 2).
-A text spec gives a `Corpus` (`read_corpus`) that the suite splits with
-`bench.data.splits.build_text_split`.
+A spec with files gives a `Corpus` (`read_corpus`; an image spec's "titles" are its image
+paths, each checked to exist and open as an image) that the suite splits with
+`bench.data.splits.build_corpus_split`.
 """
 
 from __future__ import annotations
@@ -42,8 +50,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from bench.data import stackoverflow
+from bench.data.mjsynth import load_image
+from bench.data.render import HEIGHT, WIDTH
+from bench.data.wordgraph import LETTERS
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached
 from bench.scales import Scale
@@ -55,11 +67,13 @@ SCALE_NAMES = ("smoke", "quick", "paper")
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,63}")
 _TOP = {"name", "data", "classes", "sizes"}
 _DATA = {"reader", "files", "unlabeled_files", "text_column", "labels_column", "labels_format",
-         "delimiter"}
+         "delimiter", "images", "path_column"}
 # built-in readers -> modality: "stackoverflow" (bench.data.stackoverflow: StackSample, the
 # shared sample's TSVs, or the stand-in) and "mjsynth" (bench.data.image_split: images and the
 # word list's forest graph). A reader is also the suite its shipped specs belong to.
 READERS = {"stackoverflow": "text", "mjsynth": "image"}
+# modality -> the suite whose experiments (and first dataset's grid) a spec of files runs
+SUITE_OF = {modality: reader for reader, modality in READERS.items()}
 SHIPPED_DIR = Path(__file__).with_name("specs")  # the paper's datasets, <name>.toml
 _CLASSES = {"targets", "keep", "relations", "aliases"}
 SPEC_VERSION = 1  # part of a spec's fingerprint: bump when the corpus it gives changes
@@ -75,7 +89,8 @@ class DataSpec:
     reader: str | None = None  # a built-in reader (READERS) instead of files
     files: tuple[Path, ...] = ()
     unlabeled_files: tuple[Path, ...] = ()
-    text_column: str = ""
+    text_column: str = ""  # a text spec's texts; an image spec's image paths (path_column)
+    images: Path | None = None  # an image spec's folder: the paths are relative to it
     labels_column: str = ""
     labels_format: str = "list"  # "list" | "delimited"
     delimiter: str | None = None
@@ -87,22 +102,58 @@ class DataSpec:
 
     @property
     def modality(self) -> str:
-        return READERS[self.reader] if self.reader else "text"
+        if self.reader:
+            return READERS[self.reader]
+        return "image" if self.images is not None else "text"
+
+    @property
+    def graph_from_words(self) -> bool:
+        """Whether G comes from the MJSynth reader's word list (its random forest), not from
+        Eq. 18's relations: the shipped MJSynth specs; an image spec of files uses relations."""
+        return self.reader is not None and self.modality == "image"
 
     def fingerprint(self) -> str:
         """A file spec's source id in job and split keys (a reader's spec uses the reader's):
-        the spec's text and each data file's size and mtime: what a split depends on."""
+        the spec's text and each data file's size and mtime (an image spec's: each image its
+        labels files name too): what a split depends on."""
         h = hashlib.sha1(f"v{SPEC_VERSION}|{self.path.resolve()}|".encode())
         h.update(self.path.read_bytes())
-        for p in self.files + self.unlabeled_files:
-            st = p.stat()
-            h.update(f"|{p.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
+        stamps = "".join(f"|{_stamp(p)}" for p in self.files + self.unlabeled_files)
+        h.update(stamps.encode())
+        if self.images is not None:
+            h.update(_listed_images_stamp(self, stamps).encode())
         return h.hexdigest()[:16]
 
     def sizes_for(self, scale: str) -> dict[str, int]:
-        """{n_labeled, n_unlabeled, n_val, n_test} the spec sets for `scale` (may be empty)."""
+        """The Scale fields the spec sets for `scale` (may be empty): n_labeled, n_unlabeled,
+        n_val, n_test, or for an image spec the image suite's mj_n_labeled, ..."""
         merged = {**self.sizes.get("", {}), **self.sizes.get(scale, {})}
-        return {f"n_{k}": v for k, v in merged.items()}
+        prefix = "mj_n_" if self.modality == "image" else "n_"
+        return {f"{prefix}{k}": v for k, v in merged.items()}
+
+
+def _stamp(path: Path) -> str:
+    """Path, size and mtime of a file ("missing" when it is not there: the data reader says
+    so in its own words)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{path}:missing"
+    return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+
+
+_IMAGE_STAMPS: dict[str, str] = {}  # per process: the labels files' stamps -> their images'
+
+
+def _listed_images_stamp(spec: DataSpec, file_stamps: str) -> str:
+    """The stamps of the images an image spec's labels files name (not of everything under
+    its folder, which may hold the run's own output), computed once per labels files."""
+    key = f"{spec.images}|{spec.text_column}|{file_stamps}"
+    if key not in _IMAGE_STAMPS:
+        names = [name for path in spec.files + spec.unlabeled_files
+                 for name, _, _ in _rows(path, spec, labeled=False)]
+        _IMAGE_STAMPS[key] = "".join(f"|{_stamp(spec.images / n)}" for n in names)
+    return _IMAGE_STAMPS[key]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,8 +188,11 @@ def load_spec(path: Path) -> DataSpec:
     classes = _table(raw, "classes", fail, required=True)
     _unknown(classes, _CLASSES, "classes.", fail)
     if "reader" in data:
-        reader = _reader(data, classes, raw, shipped, fail)
+        reader = _reader(data, classes, fail)
         targets = _names(classes.get("targets"), "classes.targets", fail)
+        if READERS[reader] == "image" and not set(targets) <= set(LETTERS):
+            fail("classes.targets", f"reader {reader!r} labels images by their word's letters: "
+                 f"targets must be letters a-z, got {list(targets)}")
         relations = (None if classes.get("relations") is None
                      else _relations(path, classes["relations"], targets, fail))
         return DataSpec(path=path.resolve(), name=name, targets=targets, reader=reader,
@@ -147,7 +201,9 @@ def load_spec(path: Path) -> DataSpec:
                         sizes=_sizes(raw.get("sizes", {}), fail))
     files = _files(path, data, "files", fail, required=True)
     unlabeled = _files(path, data, "unlabeled_files", fail, required=False)
-    columns = {k: _string(data, k, f"data.{k}", fail) for k in ("text_column", "labels_column")}
+    images = _images(path, data, fail)
+    item_column = "path_column" if images else "text_column"
+    columns = {k: _string(data, k, f"data.{k}", fail) for k in (item_column, "labels_column")}
     labels_format = data.get("labels_format", "list")
     if labels_format not in ("list", "delimited"):
         fail("data.labels_format", f"must be \"list\" or \"delimited\", got {labels_format!r}")
@@ -159,10 +215,13 @@ def load_spec(path: Path) -> DataSpec:
     targets = _names(classes.get("targets"), "classes.targets", fail)
     keep = _keep(classes.get("keep", stackoverflow.N_TAGS), targets, fail)
     relations = _relations(path, classes.get("relations"), targets, fail)
+    if images and relations == "auto":
+        fail("classes.relations", "\"auto\" reads the target names in texts; an image spec "
+             "names its relations (a JSON file or an inline table {target = [class, ...]})")
     aliases = _aliases(classes.get("aliases", {}), targets, relations, fail)
     sizes = _sizes(raw.get("sizes", {}), fail)
     return DataSpec(path=path.resolve(), name=name, targets=targets, files=files,
-                    unlabeled_files=unlabeled, text_column=columns["text_column"],
+                    unlabeled_files=unlabeled, text_column=columns[item_column], images=images,
                     labels_column=columns["labels_column"], labels_format=labels_format,
                     delimiter=delimiter, keep=keep, relations=relations, aliases=aliases,
                     sizes=sizes)
@@ -181,7 +240,7 @@ def shipped_specs() -> tuple[DataSpec, ...]:
     return tuple(sorted(specs, key=lambda s: (list(READERS).index(s.reader), s.name)))
 
 
-def _reader(data: dict, classes: dict, raw: dict, shipped: bool, fail) -> str:
+def _reader(data: dict, classes: dict, fail) -> str:
     """[data] reader: a built-in reader, which reads its own files and keeps its own classes
     (so the fields for files, columns and `keep` do not apply)."""
     reader = data["reader"]
@@ -192,13 +251,10 @@ def _reader(data: dict, classes: dict, raw: dict, shipped: bool, fail) -> str:
         where = "classes." if extra[0] == "keep" else "data."
         fail(where + extra[0], f"not used with reader = {reader!r} (it reads its own data and "
              f"keeps its own classes)")
-    if READERS[reader] == "image" and not shipped:
-        fail("data.reader", f"{reader!r}: image datasets run as --suite {reader} only for now "
-             "(no image spec yet)")
-    if READERS[reader] == "image" and (set(classes) - {"targets"} or "sizes" in raw):
-        fail("classes" if set(classes) - {"targets"} else "sizes",
-             f"reader {reader!r} takes targets only (its graph comes from the word list, its "
-             "sizes from the scale)")
+    if READERS[reader] == "image" and set(classes) - {"targets"}:
+        fail("classes." + sorted(set(classes) - {"targets"})[0],
+             f"not used with reader {reader!r} (it takes targets only: letters, its graph "
+             "comes from the word list, --word-list)")
     return reader
 
 
@@ -242,6 +298,26 @@ def _files(spec_path: Path, data: dict, key: str, fail, required: bool) -> tuple
             fail(f"data.{key}", f"{p}: no such file")
         paths.append(p.resolve())
     return tuple(paths)
+
+
+def _images(spec_path: Path, data: dict, fail) -> Path | None:
+    """[data] images: the folder of an image spec (its labels files name the images by a
+    path_column relative to it); an image spec has no text_column, a text spec no
+    path_column."""
+    if "images" not in data:
+        if "path_column" in data:
+            fail("data.path_column", "only used with data.images (an image spec's folder)")
+        return None
+    value = data["images"]
+    if not isinstance(value, str) or not value.strip():
+        fail("data.images", f"must be a folder name, got {value!r}")
+    folder = Path(value) if Path(value).is_absolute() else spec_path.parent / value
+    if not folder.is_dir():
+        fail("data.images", f"{folder}: no such folder")
+    if "text_column" in data:
+        fail("data.text_column", "not used with data.images (an image spec names its images "
+             "by data.path_column)")
+    return folder.resolve()
 
 
 def _names(value: Any, field_name: str, fail) -> tuple[str, ...]:
@@ -365,9 +441,10 @@ def spec_corpus(spec: DataSpec, cache_dir: Path) -> stackoverflow.Corpus:
     label_lists: list[list[str]] = []
     for path in spec.files:
         for text, labels, where in _rows(path, spec, labeled=True):
-            texts.append(text)
+            texts.append(_checked_image(spec, text, where) if spec.images else text)
             label_lists.append(_parse_labels(labels, spec, where))
-    extra = [t for path in spec.unlabeled_files for t, _, _ in _rows(path, spec, labeled=False)]
+    extra = [_checked_image(spec, t, where) if spec.images else t
+             for path in spec.unlabeled_files for t, _, where in _rows(path, spec, labeled=False)]
     corpus = stackoverflow.keep_top_tags(texts, label_lists, extra,
                                          f"real: {spec.name} ({spec.path.name})",
                                          origin=str(spec.path), keep=spec.keep)
@@ -377,6 +454,39 @@ def spec_corpus(spec: DataSpec, cache_dir: Path) -> stackoverflow.Corpus:
                         f"{len(corpus.tags)} kept classes of the data")
     atomic_save(corpus, cached, (stackoverflow.Corpus,))
     return corpus
+
+
+def _checked_image(spec: DataSpec, name: str, where: str) -> str:
+    """An image spec's path cell, checked: the file exists under the images folder and PIL
+    recognises it as an image (a full decode comes with the split: `read_images`)."""
+    if not name.strip():
+        raise UserError(f"{where}: {spec.text_column}: empty image path")
+    path = spec.images / name
+    if not path.is_file():
+        raise UserError(f"{where}: {spec.text_column}: image {path}: no such file")
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise UserError(f"{where}: {spec.text_column}: image {path}: not a readable image "
+                        f"({str(err).splitlines()[0] if str(err) else type(err).__name__})"
+                        ) from None
+    return name
+
+
+def read_images(spec: DataSpec, names: tuple[str, ...]) -> np.ndarray:
+    """An image spec's images as the image suite's inputs, float32 [n, 1, 32, 100] in [0, 1]:
+    grayscale and resized whatever their size, by the MJSynth reader's `load_image`."""
+    pixels = []
+    for name in names:
+        try:
+            pixels.append(load_image(spec.images / name))
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+            raise UserError(f"{spec.path}: data.images: {spec.images / name}: cannot be read "
+                            f"({str(err).splitlines()[0] if str(err) else type(err).__name__})"
+                            ) from None
+    return (np.stack(pixels)[:, None] if pixels
+            else np.empty((0, 1, HEIGHT, WIDTH), np.float32))
 
 
 def _rows(path: Path, spec: DataSpec, labeled: bool) -> Iterator[tuple[str, Any, str]]:

@@ -25,7 +25,7 @@ from addes.data import Inputs
 from addes.graph import ClassGraph, prior_links
 from addes.tokens import build_vocab, encode
 from bench.data import stackoverflow
-from bench.data.spec import READERS, DataSpec, read_corpus, shipped_specs
+from bench.data.spec import READERS, DataSpec, read_corpus, read_images, shipped_specs
 from bench.data.wordgraph import GRAPH_TYPES, TARGET_ESTIMATES, WordGraph
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached
@@ -55,6 +55,13 @@ def modality_of(dataset: str) -> str:
     """"text" or "image" for a known dataset (text for unknown names: they fail later)."""
     spec = DATASETS.get(dataset)
     return spec.modality if spec else "text"
+
+
+def graph_from_words(dataset: str) -> bool:
+    """Whether a known dataset's G comes from the MJSynth word list (not from Eq. 18's
+    relations file): its keys then stamp the word list instead of the relations."""
+    spec = DATASETS.get(dataset)
+    return spec is not None and spec.graph_from_words
 
 
 def file_stamp(path: Path | None) -> str:
@@ -167,10 +174,10 @@ def load_relations(path: Path) -> dict[str, list[str]]:
 
 
 def split_key(dataset: str, scale: Scale, source_id: str, relations_path: Path) -> str:
-    """Hash of everything that determines a split (code changes aside). Image datasets ignore
-    the relations file (their graph comes from the word list, which is in source_id)."""
+    """Hash of everything that determines a split (code changes aside). The MJSynth datasets
+    ignore the relations file (their graph comes from the word list, which is in source_id)."""
     modality = modality_of(dataset)
-    relations = ("" if modality == "image"
+    relations = ("" if graph_from_words(dataset)
                  else Path(relations_path).read_bytes().decode("utf-8", "replace"))
     blob = json.dumps([dataset, scale.identity(modality), source_id, SPLIT_SEED, relations],
                       sort_keys=True, default=str)
@@ -191,21 +198,21 @@ def load_split(
     spec = DATASETS.get(dataset)
     if spec is None:
         raise UserError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    relations = load_relations(relations_path) if spec.modality == "text" else {}
+    relations = {} if spec.graph_from_words else load_relations(relations_path)
     # a file spec is its fingerprint; a reader (the paper's datasets) its data folder's stamps
     source_id = (f"spec:{spec.fingerprint()}" if spec.reader is None else
                  str(data_dir.resolve()) if data_dir else "synthetic")
     if data_dir is not None and spec.reader is not None:
         source_id += "|" + "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
                                     for p in sorted(data_dir.iterdir()) if p.is_file())
-    if spec.modality == "image":
+    if spec.graph_from_words:
         source_id += f"|words={file_stamp(word_list)}|graph={WORD_GRAPH_VERSION}"
     key = split_key(dataset, scale, f"{source_id}|n_labeled={n_labeled}", relations_path)
     path = cache_dir / "splits" / f"{dataset}-{scale.name}-{key}.npz"
     cached = load_cached(path, lambda s: isinstance(s, Split), SPLIT_TYPES)
     if cached is not None:
         return cached
-    if spec.modality == "image":
+    if spec.graph_from_words:
         from bench.data.image_split import build_image_split
 
         split = build_image_split(
@@ -216,31 +223,45 @@ def load_split(
         atomic_save(split, path, SPLIT_TYPES)
         return split
     corpus = read_corpus(spec, scale, data_dir, cache_dir)
-    split = build_text_split(corpus, spec, scale, relations, str(relations_path), n_labeled)
+    split = build_corpus_split(corpus, spec, scale, relations, str(relations_path), n_labeled)
     atomic_save(split, path, SPLIT_TYPES)
     return split
 
 
-def _partition_sizes(n_pool: int, n_extra: int, scale: Scale, n_labeled: int) -> tuple[int, int, int, int]:
+def requested_sizes(scale: Scale, modality: str, n_labeled: int | None = None
+                    ) -> tuple[int, int, int, int]:
+    """(n_test, n_val, n_labeled, n_unlabeled) a scale asks of a dataset of `modality`: the
+    text suite's sizes, or the image suite's mj_* sizes (|D_l| overridable)."""
+    if modality == "image":
+        sizes = (scale.mj_n_test, scale.mj_n_val, scale.mj_n_labeled, scale.mj_n_unlabeled)
+    else:
+        sizes = (scale.n_test, scale.n_val, scale.n_labeled, scale.n_unlabeled)
+    return sizes if n_labeled is None else (sizes[0], sizes[1], n_labeled, sizes[3])
+
+
+def _partition_sizes(n_pool: int, n_extra: int, requested: tuple[int, int, int, int]
+                     ) -> tuple[int, int, int, int]:
     """(n_test, n_val, n_labeled, n_unlabeled), capped to the data: test at most 60% of the
     tagged pool, validation at most 10%, D_l what remains up to its size, then D_u."""
-    n_test = min(scale.n_test, int(0.6 * n_pool))
-    n_val = min(scale.n_val, int(0.1 * n_pool))
-    n_l = min(n_labeled, n_pool - n_test - n_val)
-    n_u = min(scale.n_unlabeled, n_extra + n_pool - n_test - n_val - n_l)
+    want_test, want_val, want_l, want_u = requested
+    n_test = min(want_test, int(0.6 * n_pool))
+    n_val = min(want_val, int(0.1 * n_pool))
+    n_l = min(want_l, n_pool - n_test - n_val)
+    n_u = min(want_u, n_extra + n_pool - n_test - n_val - n_l)
     return n_test, n_val, n_l, n_u
 
 
-def labeled_training_rows(corpus: stackoverflow.Corpus, scale: Scale) -> np.ndarray:
+def labeled_training_rows(corpus: stackoverflow.Corpus, scale: Scale,
+                          modality: str = "text") -> np.ndarray:
     """Corpus rows of validation and D_l at `scale` (the scale's |D_l|): the part of the
-    training side with inexact labels. The same first draw as `build_text_split`'s."""
+    training side with inexact labels. The same first draw as `build_corpus_split`'s."""
     order = np.random.default_rng(SPLIT_SEED).permutation(len(corpus.titles))
-    n_test, n_val, n_l, _ = _partition_sizes(len(order), len(corpus.extra_unlabeled), scale,
-                                             scale.n_labeled)
+    n_test, n_val, n_l, _ = _partition_sizes(len(order), len(corpus.extra_unlabeled),
+                                             requested_sizes(scale, modality))
     return order[n_test : n_test + n_val + n_l]
 
 
-def build_text_split(
+def build_corpus_split(
     corpus: stackoverflow.Corpus,
     spec: DataSpec,
     scale: Scale,
@@ -248,24 +269,26 @@ def build_text_split(
     relations_name: str,
     n_labeled: int | None = None,
 ) -> Split:
-    """Partition the corpus and build G. The partition is the same for every dataset of the
-    suite, and test and validation come first, so varying |D_l| (Figure 6) keeps them fixed."""
+    """Partition the corpus of a spec with files (or the stackoverflow reader) and build G
+    from Eq. 17 on D_l and Eq. 18's relations. The partition is the same for every dataset
+    of the corpus, and test and validation come first, so varying |D_l| (Figure 6) keeps them
+    fixed. A text spec's items are titles, encoded over a vocabulary of the training side; an
+    image spec's are image paths, read as the image suite's inputs (`read_images`)."""
     missing = [t for t in spec.targets if t not in corpus.tags]
     if missing:
         raise UserError(f"target tag(s) {', '.join(missing)} not among the corpus's "
                         f"{len(corpus.tags)} most frequent tags ({corpus.source})")
     rng = np.random.default_rng(SPLIT_SEED)
     order = rng.permutation(len(corpus.titles))
-    want_l = scale.n_labeled if n_labeled is None else n_labeled
-    sizes = _partition_sizes(len(order), len(corpus.extra_unlabeled), scale, want_l)
+    requested = requested_sizes(scale, spec.modality, n_labeled)
+    sizes = _partition_sizes(len(order), len(corpus.extra_unlabeled), requested)
     n_test, n_val, n_l, n_u = sizes
-    requested = (scale.n_test, scale.n_val, want_l, scale.n_unlabeled)
     if sizes != requested:
         log.warning("%s: data smaller than scale %r asks; sizes capped to test %d, val %d, "
                     "D_l %d, D_u %d (asked %s)", corpus.source, scale.name, n_test, n_val, n_l,
                     n_u, "/".join(map(str, requested)))
     if min(n_l, n_val, n_test) <= 0:
-        raise UserError(f"{corpus.source}: only {len(order)} tagged questions, too few to split")
+        raise UserError(f"{corpus.source}: only {len(order)} labeled items, too few to split")
     idx_test, idx_val = order[:n_test], order[n_test : n_test + n_val]
     idx_l = order[n_test + n_val : n_test + n_val + n_l]
     idx_rest = order[n_test + n_val + n_l :]
@@ -283,11 +306,15 @@ def build_text_split(
     def titles(idx):
         return [corpus.titles[i] for i in idx]
 
-    train_side = titles(idx_l) + titles(idx_val) + unlabeled_titles
-    vocab = build_vocab(train_side, scale.vocab_size)
+    if spec.modality == "image":
+        def inputs(names):
+            return Inputs(read_images(spec, tuple(names)), tuple(names), None)
+    else:
+        train_side = titles(idx_l) + titles(idx_val) + unlabeled_titles
+        vocab = build_vocab(train_side, scale.vocab_size)
 
-    def inputs(texts):
-        return Inputs(encode(texts, vocab, scale.max_len), tuple(texts), vocab)
+        def inputs(texts):
+            return Inputs(encode(texts, vocab, scale.max_len), tuple(texts), vocab)
 
     try:
         links, absent = prior_links(s_names, spec.targets, relations)

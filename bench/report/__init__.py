@@ -59,6 +59,8 @@ class RunInfo:
     cpu_kernels: str = ""  # bench.kernels.describe of the records' environments
     sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     target_estimate: str = ""  # MJSynth: how D_e got its target letters (the jobs' parameter)
+    modality: str = "text"  # "image": the image suite's figures (an image spec's too)
+    targets: tuple[str, ...] = ()  # T of the run's first dataset (Figure 5's row labels)
 
     def caption_facts(self) -> CaptionFacts:
         return CaptionFacts(source=self.source, scale=self.scale, sizes=self.sizes)

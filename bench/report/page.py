@@ -56,9 +56,9 @@ FIGURES = (("fig3", fig3, "Figure 3: AugCNN vs the number of synthetic examples 
            ("fig8", fig8, "Figure 8: sensitivity of AugCNN to alpha and beta"))
 IMAGE_FIGURES = (("fig4", fig4, "Figure 4: SDANN (AugCNN) vs the number of synthetic images "
                   "|D_s|"),
-                 ("fig6-mj", fig6_mj, "Figure 6(b): mAP vs |D_l| on MJSynth-1"),
+                 ("fig6-mj", fig6_mj, "Figure 6(b): mAP vs |D_l| (MJSynth-1, or an image spec)"),
                  ("fig8-mj", fig8_mj, "Figure 8: sensitivity of AugCNN to alpha and beta "
-                  "(MJSynth-1)"))
+                  "(MJSynth-1, or an image spec)"))
 
 
 def _layout(records: pd.DataFrame, paper: PaperTable) -> tuple[list[str], list[str]]:
@@ -220,11 +220,13 @@ def build_reports(run_dir: Path, records: pd.DataFrame, info: RunInfo,
                table3_markdown(table3_examples), ""]
 
     md += ["## Figures", ""]
-    figures = IMAGE_FIGURES if info.suite == "mjsynth" else FIGURES
+    figures = IMAGE_FIGURES if info.modality == "image" else FIGURES
     if fig5_images is not None:
-        paths = fig5(*fig5_images, run_dir / "figures", facts)
+        target = ",".join(info.targets) or "e"
+        paths = fig5(*fig5_images, run_dir / "figures", facts, target=target)
         written += paths
-        title = "Figure 5: generated images, e = 1 (top) and e = 0 (bottom), same z per column"
+        title = (f"Figure 5: generated images, {target} = 1 (top) and {target} = 0 (bottom), "
+                 "same z per column")
         md += [f"### {title}", "", f"![{title}](figures/fig5.png)", "", "[PDF](figures/fig5.pdf)",
                ""]
     for name, draw, title in figures:
