@@ -41,6 +41,13 @@ Deviations, documented:
   seeds stopped at different points of the slope. Validation mAP on StackOverflow-1 (Eq. 19
   targets, quick, 5 seeds): from scratch 0.532 +- 0.038; 16 epochs 0.562; lr 2e-3 0.559;
   warm start 0.577; warm start with the original's 0.1 x backbone rate 0.544 (dropped).
+  Tried on top of it and dropped (issue 14, third pass): keeping the mean of the last 3
+  epochs' weights (0.569 +- 0.040); fitting the backbone over the whole epoch budget instead
+  of early-stopping it (identical on StackOverflow-1/-2, whose backbones all ran the whole
+  budget; on MJSynth-1 seed 3 the SDANN backbone stays on its initial loss plateau for all
+  10 epochs either way, test mAP 0.665). StackOverflow-1's validation part is one target
+  class with 45 Eq. 19 positives in 300 titles: its 5-seed std is mostly evaluation noise
+  (text-CNN's own: 0.026 on seeds 0-4, 0.040 on seeds 5-9).
 """
 
 from __future__ import annotations
