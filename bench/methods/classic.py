@@ -28,6 +28,7 @@ from baselines.tfidf_lr import TfidfLogisticRegression
 from baselines.training import FeatureFactory, TrainConfig
 from baselines.zero_shot import NodeInputs, ZeroShotGCN
 from bench.data.render import load_word_list
+from bench.data.wordgraph import LETTERS
 from bench.methods import MethodContext, register
 
 
@@ -121,8 +122,14 @@ def zero_shot_nodes(ctx: MethodContext) -> NodeInputs | None:
     if nodes == "one-hot":
         return None
     if ctx.modality == "image":
-        words, _ = load_word_list(ctx.word_list)  # the corpus of the split's WordGraph
-        return lambda X, unlabeled, graph: letter_bigram_vectors(words, graph.classes)
+        def letters(X: Inputs, unlabeled: Inputs | None, graph: ClassGraph) -> np.ndarray:
+            if not set(graph.classes) <= set(LETTERS):  # an image spec's own classes
+                raise ValueError("Zero-shot nodes='semantic' on images reads letter bigrams of "
+                                 "the word list: this dataset's classes are not letters")
+            words, _ = load_word_list(ctx.word_list)  # the corpus of the split's WordGraph
+            return letter_bigram_vectors(words, graph.classes)
+
+        return letters
 
     def semantic(X: Inputs, unlabeled: Inputs | None, graph: ClassGraph) -> np.ndarray:
         texts = list(X.texts) + ([] if unlabeled is None else list(unlabeled.texts))

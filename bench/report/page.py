@@ -56,9 +56,9 @@ FIGURES = (("fig3", fig3, "Figure 3: AugCNN vs the number of synthetic examples 
            ("fig8", fig8, "Figure 8: sensitivity of AugCNN to alpha and beta"))
 IMAGE_FIGURES = (("fig4", fig4, "Figure 4: SDANN (AugCNN) vs the number of synthetic images "
                   "|D_s|"),
-                 ("fig6-mj", fig6_mj, "Figure 6(b): mAP vs |D_l| (MJSynth-1, or an image spec)"),
+                 ("fig6-mj", fig6_mj, "Figure 6(b): mAP vs |D_l| (the run's first image dataset)"),
                  ("fig8-mj", fig8_mj, "Figure 8: sensitivity of AugCNN to alpha and beta "
-                  "(MJSynth-1, or an image spec)"))
+                  "(the run's first image dataset)"))
 
 
 def _layout(records: pd.DataFrame, paper: PaperTable) -> tuple[list[str], list[str]]:
