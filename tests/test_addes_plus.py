@@ -245,6 +245,33 @@ def test_generator_options_parse_and_key_only_when_given():
     assert artifacts.addes_config({}, quick) == artifacts.addes_config({"options": ""}, quick)
 
 
+def test_addes_plus_g_is_addes_plus_with_the_four_options_and_shares_its_generator():
+    """ADDES+G = ADDES+ with PLUS_G_OPTIONS (Eq. 6/8 per token, q_C fixed in Eq. 9, paired
+    Eq. 9 labels, noisy-OR prior of Eq. 7/9): the same config and the same cache key as
+    variant ADDES+ with those options spelled out; ADDES's config is untouched."""
+    quick = get_scale("quick")
+    g = {"variant": "ADDES+G"}
+    spelled = {"variant": "ADDES+", "options": "per_token=1,cons_classifier_grad=0,"
+               "cons_labels=paired,label_prior=coupled"}
+    config = artifacts.addes_config(g, quick)
+    assert config == artifacts.addes_config(spelled, quick)
+    assert config.per_token and not config.cons_classifier_grad
+    assert config.cons_labels == "paired" and config.label_prior == "coupled"
+    assert config.label_input and config.detach_labels and config.epochs_joint == 8
+    published = artifacts.addes_config({}, quick)
+    assert not published.per_token and published.label_prior == "independent"
+    assert artifacts.generator_options({"variant": "ADDES+G", "options": "per_token=0"},
+                                       quick)["per_token"] is False  # a job's options win
+    split = SimpleNamespace(labeled=SimpleNamespace(x=np.zeros((2, 3), np.int64)),
+                            y_s=np.zeros((2, 2), np.float32),
+                            unlabeled=SimpleNamespace(x=np.zeros((1, 3), np.int64)),
+                            oracle_target_labels=lambda part: np.zeros((2, 1), np.float32),
+                            modality="text")
+    key = artifacts.generator_key(split, 0, g, quick)
+    assert key == artifacts.generator_key(split, 0, spelled, quick)
+    assert key != artifacts.generator_key(split, 0, {"variant": "ADDES+"}, quick)
+
+
 def test_label_input_widens_only_the_decoder_gru():
     _, y_s = _tiny_batch()
     plain, plus = tiny_model(y_s.numpy(), False), tiny_model(y_s.numpy(), True)
