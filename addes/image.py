@@ -150,10 +150,12 @@ class ImageADDES(ADDESModule):
         self._init_classifier(graph, classifier, self.features.out_dim, GCN_HIDDEN, label_prior)
 
     def vae_terms(self, x: torch.Tensor, y: torch.Tensor, word_dropout: float = 0.0,
-                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  generator: torch.Generator | None = None, free_bits: float = 0.0
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-example Gaussian reconstruction NLL and KL_z of images x decoded under labels y
-        (`word_dropout` is text-only and ignored)."""
+        (`word_dropout` is text-only and ignored; `free_bits`: `addes.model.gaussian_kl`'s)."""
         mu, logvar = self.encoder(x)
         z = reparameterize(mu, logvar, generator) if self.training else mu
         mean = self.decoder(z, y).float()  # the loss in float32 also under bf16 autocast
-        return gaussian_nll(x, mean, self.decoder.log_variance()), gaussian_kl(mu, logvar)
+        return (gaussian_nll(x, mean, self.decoder.log_variance()),
+                gaussian_kl(mu, logvar, free_bits))

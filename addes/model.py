@@ -32,6 +32,10 @@ Deviations for "ADDES+" (issue 13), each an option, off in the published model:
   diagnostics: with enough training, the published objective makes q_C's soft y_t a code for
   x: the teacher-forced NLL rises by 0.44 nats/token when y_t is flipped, while generated titles
   do not change with y_t and q_C's validation AP falls in the joint phase).
+- `free_bits` (of `gaussian_kl`, through `vae_terms` and the losses of Eq. 6/7): KL_z per
+  latent dimension at least that many nats over a batch (Kingma et al. 2016), against the
+  collapse of z that issue 13's diagnostics find in every configuration (no dimension with
+  KL > 0.01): z free to carry content, so that paired decodes share more than the labels.
 - `coupled_target_prior`: a noisy-OR p(y_t|y_s, G) over the Eq. 18 links, used by Eq. 7 (with
   q_C's soft y_s) and by Eq. 9's prior draws instead of per-class independence (the MJSynth
   word graph: its forest's p(y_t|y_s) instead of the noisy-OR).
@@ -65,10 +69,19 @@ def bernoulli_kl(q: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     return (q * (q.log() - p.log()) + (1 - q) * ((1 - q).log() - (1 - p).log())).sum(dim=-1)
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL[N(mu, diag(exp logvar)) || N(0, I)] summed over the latent dimension (Eq. 6-7)."""
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float = 0.0) -> torch.Tensor:
+    """KL[N(mu, diag(exp logvar)) || N(0, I)] summed over the latent dimension (Eq. 6-7), per
+    example [B].
+
+    `free_bits` > 0 (a deviation, Kingma et al. 2016): a latent dimension whose KL averaged
+    over the batch is below `free_bits` nats counts as exactly `free_bits` for every example
+    (a constant: no gradient pushes it further toward the prior), so the batch mean is
+    sum_d max(free_bits, mean_b KL_bd); 0.0 is the paper's term."""
     mu, logvar = mu.float(), logvar.float()  # float32 also under bf16 autocast
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(dim=-1)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+    if free_bits > 0:
+        kl = torch.where(kl.mean(dim=0) >= free_bits, kl, torch.full_like(kl, free_bits))
+    return kl.sum(dim=-1)
 
 
 def scored_tokens(x: torch.Tensor) -> torch.Tensor:
@@ -149,16 +162,18 @@ def loss_labeled(model: ADDES, x: torch.Tensor, y_s: torch.Tensor, eps: float,
                  kl_weight: float = 1.0, word_dropout: float = 0.0,
                  generator: torch.Generator | None = None,
                  per_token: bool = False,
-                 detach_labels: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                 detach_labels: bool = False,
+                 free_bits: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Eq. 6, -L^l_G(x, y_s) per batch: recon + KL_z + KL[q_C(y_t|x,G) || p(y_t|y_s,G)].
 
     Also returns q_C's logits on x so that Eq. 10 can reuse them. `kl_weight` is the KL
-    annealing factor on KL_z (Bowman et al. 2016; 1.0 is the paper's objective).
+    annealing factor on KL_z (Bowman et al. 2016; 1.0 is the paper's objective); `free_bits`
+    its floor per latent dimension (`gaussian_kl`; 0.0 is the paper's).
     """
     logits_c = model.classify(x)
     q_t = torch.sigmoid(logits_c[:, model.n_inexact :])
     y = torch.cat([y_s, q_t.detach() if detach_labels else q_t], dim=1)
-    recon, kl_z = model.vae_terms(x, y, word_dropout, generator)
+    recon, kl_z = model.vae_terms(x, y, word_dropout, generator, free_bits)
     kl_y = bernoulli_kl(q_t, smoothed_target_prior(model.graph, y_s, eps))
     return _batch_mean(recon + kl_weight * kl_z + kl_y, x, per_token), logits_c
 
@@ -166,13 +181,16 @@ def loss_labeled(model: ADDES, x: torch.Tensor, y_s: torch.Tensor, eps: float,
 def loss_unlabeled(model: ADDES, x: torch.Tensor, kl_weight: float = 1.0,
                    word_dropout: float = 0.0,
                    generator: torch.Generator | None = None, per_token: bool = False,
-                   coupled_eps: float | None = None, detach_labels: bool = False) -> torch.Tensor:
-    """Eq. 7, -L^u_G(x): recon + KL_z + KL[q_C(y_s, y_t|x,G) || p(y_s, y_t|G)].
+                   coupled_eps: float | None = None, detach_labels: bool = False,
+                   free_bits: float = 0.0) -> torch.Tensor:
+    """Eq. 7, -L^u_G(x): recon + KL_z + KL[q_C(y_s, y_t|x,G) || p(y_s, y_t|G)] (`free_bits`:
+    see `loss_labeled`).
 
     With `coupled_eps` the target part of the prior is `coupled_target_prior` of q_C's own
     soft y_s (a plug-in of E_{q(y_s)} KL[q(y_t) || p(y_t|y_s, G)]), else the per-class prior."""
     q = torch.sigmoid(model.classify(x))
-    recon, kl_z = model.vae_terms(x, q.detach() if detach_labels else q, word_dropout, generator)
+    recon, kl_z = model.vae_terms(x, q.detach() if detach_labels else q, word_dropout, generator,
+                                  free_bits)
     prior = model.label_prior.expand_as(q)
     if coupled_eps is not None:
         n_s = model.n_inexact
@@ -333,11 +351,12 @@ class ADDES(ADDESModule):
         self._init_classifier(graph, classifier, self.features.out_dim, hidden, label_prior)
 
     def vae_terms(self, x: torch.Tensor, y: torch.Tensor, word_dropout: float = 0.0,
-                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  generator: torch.Generator | None = None, free_bits: float = 0.0
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-example reconstruction NLL and KL_z for inputs x decoded under labels y.
 
         `word_dropout` replaces that fraction of the decoder's input words by <unk>
-        (Bowman et al. 2016; 0.0 is the paper's model)."""
+        (Bowman et al. 2016; 0.0 is the paper's model); `free_bits`: `gaussian_kl`'s."""
         mu, logvar = self.encoder(x)
         z = reparameterize(mu, logvar, generator) if self.training else mu
         inputs, target = decoder_io(x)
@@ -346,4 +365,5 @@ class ADDES(ADDESModule):
             drop[:, 0] = False
             inputs = inputs.masked_fill(drop & (inputs != PAD), UNK)
         states = self.decoder(inputs, z, y)
-        return reconstruction_nll(self.decoder, states, target), gaussian_kl(mu, logvar)
+        return (reconstruction_nll(self.decoder, states, target),
+                gaussian_kl(mu, logvar, free_bits))

@@ -24,7 +24,8 @@ Options of "ADDES+" (issue 13; off by default, each in addes/model.py or addes/t
 `cons_labels="paired"` (L_cons over D_l's y_s with paired y_t flips), `label_input` (labels
 in every decoder step's input), `label_prior="coupled"` (noisy-OR p(y_t|y_s, G) in Eq. 7 and
 Eq. 9; D_s's "coupled" label sampling draws from it too), `detach_labels` (q_C's soft labels
-reach the decoder without a gradient). `fit` also records q_C's validation
+reach the decoder without a gradient), `free_bits` (KL_z floored per latent dimension, Kingma
+et al. 2016: against the collapse of z). `fit` also records q_C's validation
 AP against Eq. 19 targets after each phase (`phase_val_ap_`), a diagnostic.
 
 Both modalities share this class and its training loop; the modality comes from the inputs
@@ -99,11 +100,14 @@ class ADDESConfig:
     label_input: bool = False  # labels in every decoder step's input (text)
     label_prior: str = "independent"  # "coupled": noisy-OR p(y_t|y_s, G), Eq. 7 and Eq. 9
     detach_labels: bool = False  # q_C's soft labels reach the decoder without a gradient
+    free_bits: float = 0.0  # > 0: KL_z per latent dimension floored at this (nats, a batch)
 
     def __post_init__(self):
         if self.label_prior not in LABEL_PRIORS:
             raise ValueError(f"label_prior must be one of {LABEL_PRIORS}, not "
                              f"{self.label_prior!r}")
+        if self.free_bits < 0:
+            raise ValueError(f"free_bits must be >= 0, not {self.free_bits!r}")
         if self.cons_labels not in ("prior", "paired"):
             raise ValueError(f"cons_labels must be 'prior' or 'paired', not "
                              f"{self.cons_labels!r}")
@@ -246,9 +250,10 @@ class ADDESGenerator:
     def _eq11(self, x_l, ys, x_u, gen, kl_weight: float, with_cs: bool) -> torch.Tensor:
         cfg, model = self.config, self.model_
         l_l, logits_c = loss_labeled(model, x_l, ys, cfg.label_smoothing_eps, kl_weight,
-                                     cfg.word_dropout, gen, cfg.per_token, cfg.detach_labels)
+                                     cfg.word_dropout, gen, cfg.per_token, cfg.detach_labels,
+                                     cfg.free_bits)
         l_u = loss_unlabeled(model, x_u, kl_weight, cfg.word_dropout, gen, cfg.per_token,
-                             cfg.coupled_eps, cfg.detach_labels)
+                             cfg.coupled_eps, cfg.detach_labels, cfg.free_bits)
         labels = consistency_labels(model, cfg.cons_batch, gen, cfg.cons_labels, ys,
                                     cfg.coupled_eps)
         l_cons = loss_consistency(model, cfg.cons_batch, self.cons_len_, cfg.cons_tau,

@@ -68,7 +68,7 @@ from bench.data.stackoverflow import find_data_dir
 from bench.errors import UserError
 from bench.experiments import resolve_params
 from bench.io import atomic_write_json, atomic_write_text, check_writable
-from bench.methods import Estimator, get_method
+from bench.methods import Estimator, generator_params, get_method
 from bench.metrics import evaluate
 from bench.report.tables import table3_markdown
 from bench.runner import RunContext, with_estimated_targets
@@ -164,11 +164,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def synthetic_params(scale: Scale, strategy: str | None = None, variant: str = "ADDES",
                      options: str = "", alpha: float | None = None) -> dict:
     """AugCNN's job params (the suite's defaults, |D_s| = the scale's n_synthetic), with
-    `strategy` as the label sampling, and the generator's variant and options, when given;
-    AugLR has the same defaults."""
-    overrides: dict = {} if strategy is None else {"label_sampling": strategy}
-    if variant != "ADDES":
-        overrides["variant"] = variant
+    the generator's variant (and the params its registration carries, as in the suite's
+    grids), `strategy` as the label sampling, and options, when given; AugLR has the same
+    defaults."""
+    overrides: dict = {} if variant == "ADDES" else generator_params(variant)
+    if strategy is not None:
+        overrides["label_sampling"] = strategy
     if options:
         overrides["options"] = options
     if alpha is not None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.data.splits import SUITES, modality_of
 from bench.errors import UserError
-from bench.methods import all_generators, all_methods, default_generator
+from bench.methods import all_generators, all_methods, default_generator, generator_params
 from bench.runner import Job
 from bench.scales import Scale
 
@@ -72,7 +72,7 @@ def _table_points(datasets: Sequence[str], paper: Sequence[str], modality: str
     points = []
     for d in datasets:
         points += [(d, m, {}) for m in methods]
-        points += [(d, m, {"variant": v}) for v in variants for m in augmented]
+        points += [(d, m, generator_params(v)) for v in variants for m in augmented]
     if modality == "image":
         return [(d, m, _image_params(m, params)) for d, m, params in points]
     return points
@@ -101,7 +101,7 @@ def _fig6(scale: Scale) -> list[GridPoint]:
 
 
 def _fig7(scale: Scale) -> list[GridPoint]:
-    return [("stackoverflow-1", m, {"variant": v}) for m in ("AugCNN", "AugGCN")
+    return [("stackoverflow-1", m, generator_params(v)) for m in ("AugCNN", "AugGCN")
             for v in all_generators()]
 
 

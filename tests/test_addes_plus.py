@@ -15,6 +15,7 @@ from addes.model import (
     bernoulli_kl,
     consistency_labels,
     coupled_target_prior,
+    gaussian_kl,
     label_prior,
     loss_consistency,
     loss_labeled,
@@ -160,6 +161,31 @@ def _tiny_batch():
     return torch.from_numpy(x), torch.from_numpy(y_s)
 
 
+def test_free_bits_floor_each_latent_dimension_and_stop_its_gradient():
+    """Free bits (Kingma et al. 2016): a dimension below the floor counts as the floor, with
+    no gradient; one above it is the plain KL; 0.0 is the paper's term, bit for bit."""
+    mu = torch.tensor([[0.0, 2.0], [0.1, -2.0]], requires_grad=True)
+    logvar = torch.zeros(2, 2)
+    plain = gaussian_kl(mu, logvar)
+    assert torch.equal(gaussian_kl(mu, logvar, 0.0), plain)
+    floored = gaussian_kl(mu, logvar, 0.5)  # dim 0: mean KL 0.0025 < 0.5; dim 1: 2.0
+    assert torch.isfinite(floored).all() and (floored > plain).all()
+    assert floored.mean().item() == pytest.approx(0.5 + 2.0)
+    floored.sum().backward()
+    assert mu.grad[:, 0].abs().max() == 0 and mu.grad[:, 1].abs().min() > 0
+    # through the losses of Eq. 6/7 on a tiny batch: finite, and larger with the floor
+    x, y_s = _tiny_batch()
+    model = tiny_model(y_s.numpy())
+    model.eval()
+    base = loss_labeled(model, x, y_s, 0.1)[0]
+    fb = loss_labeled(model, x, y_s, 0.1, free_bits=1.0)[0]
+    assert torch.isfinite(fb) and fb > base
+    assert loss_unlabeled(model, x, free_bits=1.0) > loss_unlabeled(model, x)
+    with pytest.raises(ValueError, match="free_bits"):
+        ADDESConfig(free_bits=-1.0)
+    assert artifacts.parse_options("free_bits=0.5") == {"free_bits": 0.5}
+
+
 def test_per_token_losses_are_finite_positive_and_smaller_than_sums():
     x, y_s = _tiny_batch()
     model = tiny_model(y_s.numpy())
@@ -243,6 +269,33 @@ def test_generator_options_parse_and_key_only_when_given():
     assert config.label_input and config.detach_labels and config.lr == 3e-3
     assert config.epochs_vae == 8 and config.classifier == "gcn"
     assert artifacts.addes_config({}, quick) == artifacts.addes_config({"options": ""}, quick)
+
+
+def test_addes_plus_g_is_addes_plus_with_the_four_options_and_shares_its_generator():
+    """ADDES+G = ADDES+ with PLUS_G_OPTIONS (Eq. 6/8 per token, q_C fixed in Eq. 9, paired
+    Eq. 9 labels, noisy-OR prior of Eq. 7/9): the same config and the same cache key as
+    variant ADDES+ with those options spelled out; ADDES's config is untouched."""
+    quick = get_scale("quick")
+    g = {"variant": "ADDES+G"}
+    spelled = {"variant": "ADDES+", "options": "per_token=1,cons_classifier_grad=0,"
+               "cons_labels=paired,label_prior=coupled"}
+    config = artifacts.addes_config(g, quick)
+    assert config == artifacts.addes_config(spelled, quick)
+    assert config.per_token and not config.cons_classifier_grad
+    assert config.cons_labels == "paired" and config.label_prior == "coupled"
+    assert config.label_input and config.detach_labels and config.epochs_joint == 8
+    published = artifacts.addes_config({}, quick)
+    assert not published.per_token and published.label_prior == "independent"
+    assert artifacts.generator_options({"variant": "ADDES+G", "options": "per_token=0"},
+                                       quick)["per_token"] is False  # a job's options win
+    split = SimpleNamespace(labeled=SimpleNamespace(x=np.zeros((2, 3), np.int64)),
+                            y_s=np.zeros((2, 2), np.float32),
+                            unlabeled=SimpleNamespace(x=np.zeros((1, 3), np.int64)),
+                            oracle_target_labels=lambda part: np.zeros((2, 1), np.float32),
+                            modality="text")
+    key = artifacts.generator_key(split, 0, g, quick)
+    assert key == artifacts.generator_key(split, 0, spelled, quick)
+    assert key != artifacts.generator_key(split, 0, {"variant": "ADDES+"}, quick)
 
 
 def test_label_input_widens_only_the_decoder_gru():

@@ -324,3 +324,23 @@ def test_an_opt_in_variant_runs_only_when_named():
     assert {(j.method, j.param_dict.get("variant")) for j in named} == {
         ("text-CNN", None), ("AugCNN", "ADDES"), ("AugCNN", "ADDES+"), ("AugGCN", "ADDES+"),
         ("AugLR", "ADDES+")}
+
+
+def test_addes_plus_g_is_named_opt_in_and_its_jobs_carry_coupled_d_s_labels(clean_registry):
+    """ADDES+G (issue 13's "all four"): its Table 2 / Figure 7 jobs carry label sampling
+    "coupled" by name; ADDES's jobs keep the suite's defaults (their keys unchanged)."""
+    spec = registry.all_generators()["ADDES+G"]
+    assert spec.opt_in and spec.in_tables and not spec.in_paper
+    table2 = EXPERIMENTS["table2"]
+    assert "ADDES+G" not in {j.param_dict.get("variant") for j in expand(table2, SMOKE)}
+    named = expand(table2, SMOKE, ["text-CNN", "AugCNN", "ADDES+G"])
+    assert {(j.method, j.param_dict.get("variant"), j.param_dict.get("label_sampling"))
+            for j in named} == {
+        ("text-CNN", None, None), ("AugCNN", "ADDES", "resample"),
+        ("AugCNN", "ADDES+G", "coupled"), ("AugGCN", "ADDES+G", "coupled"),
+        ("AugLR", "ADDES+G", "coupled")}
+    fig7 = {j.param_dict["variant"]: j.param_dict["label_sampling"]
+            for j in expand(EXPERIMENTS["fig7"], SMOKE, ["ADDES", "ADDES+G"])}
+    assert fig7 == {"ADDES": "resample", "ADDES+G": "coupled"}
+    with pytest.raises(ValueError, match="not among"):
+        registry.register_generator("ADDES-bad", "x", params={"label_samplin": "coupled"})

@@ -101,6 +101,9 @@ class GeneratorSpec:
     origin: str = ""
     opt_in: bool = False  # True: its jobs run only when --methods names it (too costly for
     #                       the default grids, e.g. ADDES+'s longer training)
+    # job params its jobs carry beside "variant" (e.g. ADDES+G's D_s label sampling); the
+    # suite's grids put them in every job it feeds
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 REGISTRY: dict[str, MethodSpec] = {}
@@ -158,14 +161,28 @@ def register(
 
 
 def register_generator(name: str, summary: str, *, in_paper: bool = True,
-                       in_tables: bool = False, opt_in: bool = False) -> None:
+                       in_tables: bool = False, opt_in: bool = False,
+                       params: Mapping[str, Any] | None = None) -> None:
     """Register an ADDES generator variant (bench/artifacts.py trains it from a job's
     `variant` param). in_tables: Table 2 / 4 show the augmented methods it feeds as their own
     columns ("AugCNN (name)") beside the default variant's. opt_in: its jobs (Figure 7, and
-    the tables with in_tables) run only when --methods names it."""
+    the tables with in_tables) run only when --methods names it. params: job params (among
+    SYNTHETIC's) that its jobs carry beside the variant, e.g. its D_s label sampling."""
     origin = _origin(sys._getframe(1).f_globals.get("__name__", ""))  # the calling module
+    unknown = set(params or {}) - set(SYNTHETIC)
+    if unknown:
+        raise ValueError(f"generator {name!r}: params {sorted(unknown)} are not among "
+                         f"{', '.join(SYNTHETIC)}")
     _claim(name, origin)
-    GENERATORS[name] = GeneratorSpec(name, summary, in_paper, in_tables, origin, opt_in)
+    GENERATORS[name] = GeneratorSpec(name, summary, in_paper, in_tables, origin, opt_in,
+                                     dict(params or {}))
+
+
+def generator_params(name: str) -> dict[str, Any]:
+    """The grid params of a D_e + D_s job fed by generator variant `name`: the variant and the
+    params its registration carries."""
+    _load_all()
+    return {"variant": name, **GENERATORS[name].params}
 
 
 def default_generator() -> str:

@@ -26,6 +26,13 @@ register_generator("ADDES+", "not in the paper: ADDES with labels fed to every d
                    "q_C's labels detached from the reconstruction, longer phases, lr 3e-3 "
                    "(bench/artifacts.PLUS_OPTIONS; README, issue 13); --methods ADDES+ runs it",
                    in_paper=False, in_tables=True, opt_in=True)
+register_generator("ADDES+G", "not in the paper: ADDES+ with -ELBO per token, q_C fixed in "
+                   "Eq. 9's L_cons, L_cons over D_l's y_s with each target on and off, and the "
+                   "noisy-OR p(y_t|y_s, G) as the label prior of Eq. 7 / 9 and of D_s "
+                   "(bench/artifacts.PLUS_G_OPTIONS, label sampling 'coupled'; README, issue "
+                   "13); --methods ADDES+G runs it",
+                   in_paper=False, in_tables=True, opt_in=True,
+                   params={"label_sampling": "coupled"})
 
 
 @register("AugCNN", training_set="D_e+D_s", default_params=SYNTHETIC,
