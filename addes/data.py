@@ -42,7 +42,8 @@ class Inputs:
 
     def concat(self, other: Inputs) -> Inputs:
         if self.x.shape[1:] != other.x.shape[1:]:
-            raise ValueError(f"cannot concatenate inputs of shapes {self.x.shape} and {other.x.shape}")
+            raise ValueError(
+                f"cannot concatenate inputs of shapes {self.x.shape} and {other.x.shape}")
         texts = None
         if self.texts is not None and other.texts is not None:
             texts = self.texts + other.texts

@@ -38,7 +38,8 @@ class GCN(nn.Module):
                  bias: bool = True):
         super().__init__()
         n = propagation.shape[0]
-        v = np.eye(n, dtype=np.float32) if node_features is None else node_features.astype(np.float32)
+        v = (np.eye(n, dtype=np.float32) if node_features is None
+             else node_features.astype(np.float32))
         if v.shape[0] != n or v.shape[1] != dims[0]:
             raise ValueError(f"node features {v.shape} do not fit {n} nodes of dim {dims[0]}")
         self.register_buffer("propagation", torch.as_tensor(propagation, dtype=torch.float32))

@@ -62,7 +62,8 @@ def fit_multilabel(
     seed: int,
     x_val: torch.Tensor | None = None,
     y_val: torch.Tensor | None = None,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.binary_cross_entropy_with_logits,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = (
+        F.binary_cross_entropy_with_logits),
     regularizer: Regularizer | None = None,
 ) -> nn.Module:
     """Train `model` (inputs -> logits) on (x, y); keep the weights of the best validation loss.
@@ -150,7 +151,8 @@ class NeuralMultiLabelClassifier:
         x_val = y_val = None
         if val is not None:
             x_val = as_tensor(val[0], device)
-            y_val = torch.as_tensor(self._columns(val[1], graph), dtype=torch.float32, device=device)
+            y_val = torch.as_tensor(self._columns(val[1], graph), dtype=torch.float32,
+                                    device=device)
         fit_multilabel(self.model_, as_tensor(X, device), y, config=self.config, seed=self.seed,
                        x_val=x_val, y_val=y_val, loss_fn=self.loss,
                        regularizer=self.regularizer(unlabeled))

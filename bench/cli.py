@@ -351,7 +351,8 @@ def run(args: argparse.Namespace) -> int:
             auto_relations.REPORT_TITLE))
     gate_status = _finish_gate(gate, args, ctx, frame, [e.name for e in experiments], methods)
     failed = frame[frame.status == "failed"].drop_duplicates("key")
-    print(f"bench: results in {run_dir}/ (records.csv, report.md, tables/, figures/)", file=sys.stderr)
+    print(f"bench: results in {run_dir}/ (records.csv, report.md, tables/, figures/)",
+          file=sys.stderr)
     if len(failed):
         for _, row in failed.iterrows():
             print(f"bench: FAILED {row.dataset} {row.method} seed={row.seed}: {row.error}",
@@ -442,7 +443,8 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
     commit, dirty = _git_state()
     digest_path = run_dir / ".report-digest"
     digest = _report_digest(frame, experiment_names)
-    if (run_dir / "report.md").exists() and digest_path.exists() and digest_path.read_text() == digest:
+    if ((run_dir / "report.md").exists() and digest_path.exists()
+            and digest_path.read_text() == digest):
         log.info("reports are up to date (same records, same code)")
         return
     sizes, label_estimates, targets = {}, [], None

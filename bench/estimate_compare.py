@@ -71,7 +71,7 @@ def summary_markdown(results: list[dict]) -> str:
     rows = ["| estimate | seeds | val BCE vs forest (selection) | test AUC | test mAP | "
             "AUC − hard: mean [95% CI], paired p | mAP − hard |", "|---|---|---|---|---|---|---|"]
     for estimate, runs in by.items():
-        def values(metric):
+        def values(metric, runs=runs):  # called within this iteration; bound for clarity
             return {s: r["test"][metric] for s, r in runs.items()}
 
         cells = []

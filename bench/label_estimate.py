@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from bench.data.render import load_word_list
 from bench.data.splits import DEFAULT_RELATIONS, SUITES, Split, load_split
 from bench.data.stackoverflow import find_data_dir
-from bench.data.render import load_word_list
 from bench.data.wordgraph import LETTERS, TARGET_ESTIMATES, WordGraph, letter_labels
 from bench.errors import UserError
 from bench.io import atomic_write_text, check_writable
@@ -84,7 +84,8 @@ def word_rows(split: Split, words: tuple[str, ...], name: str) -> list[dict]:
     labels = letter_labels(words)[:, [LETTERS.index(c) for c in graph.classes]]
     y_s, truth = labels[:, : graph.n_inexact], labels[:, graph.n_inexact :]
     return [{"dataset": f"{split.dataset} ({name}, {len(words)} words)", "target": target,
-             "estimate": mode, **estimate_quality(truth[:, j], graph.estimate_targets(y_s, mode)[:, j])}
+             "estimate": mode,
+             **estimate_quality(truth[:, j], graph.estimate_targets(y_s, mode)[:, j])}
             for j, target in enumerate(split.targets) for mode in TARGET_ESTIMATES]
 
 

@@ -21,7 +21,8 @@ def _check(y_true: np.ndarray, y_score: np.ndarray, class_names) -> None:
 def mean_average_precision(y_true: np.ndarray, y_score: np.ndarray, class_names=None) -> float:
     """mAP: the mean over target classes of average precision (scikit-learn's definition)."""
     _check(y_true, y_score, class_names)
-    return float(np.mean([average_precision_score(t, s) for t, s in zip(y_true.T, y_score.T, strict=True)]))
+    return float(np.mean([average_precision_score(t, s)
+                          for t, s in zip(y_true.T, y_score.T, strict=True)]))
 
 
 def mean_auc(y_true: np.ndarray, y_score: np.ndarray, class_names=None) -> float:

@@ -3,10 +3,11 @@
 `smoke` runs every code path in seconds (tests, CI); `quick` is the default main job, sized
 to finish on a 2-core CPU (one ADDES generator costs about 30 s of one core there, and the
 suite needs about 30 of them) while keeping the paper's |D_l| = 2k and five seeds for the
-tables; Figure 8's grid is 4 x 3 at this tier (the paper's beta = 0.01 and 100 dropped); `mjcpu` is for the
-MJSynth suite only (issue 17): the paper's image data sizes (D_l 6k, D_u 24k, test 10k) with
-quick's narrow networks (width 1/8), 12 epochs and 3 seeds: Table 4 about 80 min of an idle
-2-core machine (`--dry-run --experiments table4 --jobs 2`), the whole suite about 1.8 h;
+tables; Figure 8's grid is 4 x 3 at this tier (the paper's beta = 0.01 and 100 dropped);
+`mjcpu` is for the MJSynth suite only (issue 17): the paper's image data sizes (D_l 6k, D_u 24k,
+test 10k) with quick's narrow networks (width 1/8), 12 epochs and 3 seeds: Table 4 about
+80 min of an idle 2-core machine (`--dry-run --experiments table4 --jobs 2`), the whole
+suite about 1.8 h;
 rendering its 41k images once about 80 s of one core (1.9 s per 1,000 measured); one SDANN
 job took 5-7 min at about a third of a core; its text fields are quick's. How
 far SDANN on D_e can get above chance there is bounded by the target estimate of D_e
@@ -92,7 +93,8 @@ class Scale:
         """The fields that determine a job's result for a dataset of `modality`: seed counts
         only decide how many jobs run, so changing `--seeds` never invalidates finished records
         or cached splits; JOB_PARAM_FIELDS reach the key as job params instead. The MJSynth
-        fields (IMAGE_FIELDS) are left out for text, so the text suite's keys are those of the scale before the image suite existed."""
+        fields (IMAGE_FIELDS) are left out for text, so the text suite's keys are those of the
+        scale before the image suite existed."""
         row = self.as_row()
         for name in SEED_FIELDS + JOB_PARAM_FIELDS:
             row.pop(name)
@@ -182,7 +184,8 @@ SCALES: dict[str, Scale] = {
             n_synthetic=30000,
             synthetic_sweep=(0, 1000, 2000, 5000, 10000, 20000, 30000),
             labeled_sweep=(2000, 5000, 10000, 20000), seeds=5,
-            sweep_seeds=5, sensitivity_seeds=5, sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.01, 0.1, 1.0, 10.0, 100.0)),
+            sweep_seeds=5, sensitivity_seeds=5,
+            sensitivity_grid=((0.01, 0.1, 1.0, 10.0), (0.01, 0.1, 1.0, 10.0, 100.0)),
             mj_n_labeled=6000, mj_n_unlabeled=24000, mj_n_val=1000, mj_n_test=10000,
             image_width_mult=1.0, image_max_epochs=30, image_patience=5,
             addes_image_latent=64, addes_image_epochs_classifier=20, addes_image_epochs_vae=20,
@@ -201,7 +204,8 @@ def get_scale(name: str) -> Scale:
     try:
         return SCALES[name]
     except KeyError:
-        raise UserError(f"--scale: unknown scale {name!r}; choose one of {', '.join(SCALES)}") from None
+        raise UserError(
+            f"--scale: unknown scale {name!r}; choose one of {', '.join(SCALES)}") from None
 
 
 def scale_table() -> list[dict]:

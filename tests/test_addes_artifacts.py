@@ -93,7 +93,8 @@ def test_tied_strategy_labels_targets_like_D_e_and_q_C_relabel_is_soft(smoke_spl
     gen = trained_generator(smoke_split, seed=0, params=params, scale=scale, cache_dir=cache_dir)
     y_s, y_t = gen.sample_labels(40, "tied", seed=0)
     np.testing.assert_array_equal(y_t, smoke_split.estimated_targets(y_s))
-    _, labels = synthetic_training_set(smoke_split, seed=0, params={**params, "target_labels": "q_C"},
+    _, labels = synthetic_training_set(smoke_split, seed=0,
+                                       params={**params, "target_labels": "q_C"},
                                        scale=scale, cache_dir=cache_dir)
     y_t_qc = labels[:, smoke_split.graph.n_inexact:]
     assert ((y_t_qc > 0) & (y_t_qc < 1)).any()

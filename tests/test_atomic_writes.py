@@ -92,7 +92,8 @@ def write_calls(source: str) -> list[tuple[int, str]]:
         name = func.attr if is_attr else getattr(func, "id", "")
         buffers = buffers_of.get(id(call), set())
 
-        def into_buffer(position: int) -> bool:
+        # called only within this iteration: bind this call's node and buffers explicitly
+        def into_buffer(position: int, call: ast.Call = call, buffers: set = buffers) -> bool:
             arg = call.args[position] if len(call.args) > position else None
             return isinstance(arg, ast.Name) and arg.id in buffers
 

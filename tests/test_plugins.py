@@ -216,7 +216,8 @@ def test_a_new_generator_variant_needs_one_registration_line(clean_registry):
                                 ["text-CNN", "AugCNN", "AugCNN (ADDES-new)"])
     assert "AugCNN (ADDES-new) *" in md and "D_s from ADDES-new (a new ADDES)" in md
     assert comparison_pairs(["text-CNN", "AugCNN", "AugCNN (ADDES-new)"]) == [
-        ("AugCNN", "text-CNN"), ("AugCNN (ADDES-new)", "text-CNN"), ("AugCNN (ADDES-new)", "AugCNN")]
+        ("AugCNN", "text-CNN"), ("AugCNN (ADDES-new)", "text-CNN"),
+        ("AugCNN (ADDES-new)", "AugCNN")]
 
 
 def _records(means: dict, seeds: int = 5) -> pd.DataFrame:

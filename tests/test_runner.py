@@ -75,6 +75,8 @@ def test_diverging_job_is_recorded_as_failed_and_run_goes_on(ctx, monkeypatch):
 
 
 def test_record_carries_what_interprets_a_difference(ctx):
-    record = run_jobs([Job("stackoverflow-1", "text-CNN", 0)], ctx)[Job("stackoverflow-1", "text-CNN", 0)]
-    assert {"git_commit", "git_dirty", "torch", "numpy", "device", "threads", "dtype"} <= set(record["env"])
+    job = Job("stackoverflow-1", "text-CNN", 0)
+    record = run_jobs([job], ctx)[job]
+    assert ({"git_commit", "git_dirty", "torch", "numpy", "device", "threads", "dtype"}
+            <= set(record["env"]))
     assert set(record["metrics"]) == {"mAP", "AUC"} and record["sizes"]["n_labeled"] == 200

@@ -152,7 +152,8 @@ SPLIT_TYPES = (Split, Inputs, *GRAPH_TYPES)  # the classes a cached split holds
 
 
 def load_relations(path: Path) -> dict[str, list[str]]:
-    """The Eq. 18 relations file: JSON {target: [related inexact tag, ...]} (keys with _ ignored)."""
+    """The Eq. 18 relations file: JSON {target: [related inexact tag, ...]}
+    (keys with _ ignored)."""
     try:
         raw = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -296,7 +297,8 @@ def build_corpus_split(
     extra_order = rng.permutation(len(extra))
     n_u_extra = min(n_u, len(extra))
     idx_u_tagged = idx_rest[: n_u - n_u_extra]
-    unlabeled_titles = [extra[i] for i in extra_order[:n_u_extra]] + [corpus.titles[i] for i in idx_u_tagged]
+    unlabeled_titles = ([extra[i] for i in extra_order[:n_u_extra]]
+                        + [corpus.titles[i] for i in idx_u_tagged])
 
     s_names = tuple(t for t in corpus.tags if t not in spec.targets)
     s_cols = [corpus.tags.index(t) for t in s_names]

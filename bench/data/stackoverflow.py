@@ -100,7 +100,8 @@ def _source_files(data_dir: Path) -> list[Path]:
     labeled = data_dir / "labeled.tsv"
     if not labeled.exists():
         raise UserError(
-            f"{data_dir}: no Stack Overflow data (expected Questions.csv + Tags.csv, or labeled.tsv)"
+            f"{data_dir}: no Stack Overflow data "
+            "(expected Questions.csv + Tags.csv, or labeled.tsv)"
         )
     unlabeled = data_dir / "unlabeled.tsv"
     return [labeled, unlabeled] if unlabeled.exists() else [labeled]

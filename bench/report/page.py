@@ -157,7 +157,8 @@ def _provenance(info: RunInfo, records: pd.DataFrame) -> list[str]:
              f"- Git commit: `{info.git_commit}`"
              + (" (working tree had uncommitted changes)" if info.git_dirty else " (clean)"),
              f"- Date: {info.date}",
-             f"- torch {info.torch_version}; device: {info.device} ({info.dtype}); threads: {info.threads}",
+             f"- torch {info.torch_version}; device: {info.device} ({info.dtype}); "
+             f"threads: {info.threads}",
              *([f"- {info.cpu_kernels}"] if info.cpu_kernels else []),
              f"- Records: {len(records)} jobs, {int((records['status'] == 'ok').sum())} ok, "
              f"{int((records['status'] != 'ok').sum())} failed",
