@@ -456,6 +456,15 @@ def spec_corpus(spec: DataSpec, cache_dir: Path) -> stackoverflow.Corpus:
     return corpus
 
 
+# what PIL raises for a file that is not a readable image (truncated, garbage, too large)
+IMAGE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def _first_line(err: Exception) -> str:
+    """An exception's message in one line (its type's name when it has none)."""
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
 def _checked_image(spec: DataSpec, name: str, where: str) -> str:
     """An image spec's path cell, checked: the file exists under the images folder and PIL
     recognises it as an image (a full decode comes with the split: `read_images`)."""
@@ -467,10 +476,9 @@ def _checked_image(spec: DataSpec, name: str, where: str) -> str:
     try:
         with Image.open(path) as image:
             image.verify()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except IMAGE_ERRORS as err:
         raise UserError(f"{where}: {spec.text_column}: image {path}: not a readable image "
-                        f"({str(err).splitlines()[0] if str(err) else type(err).__name__})"
-                        ) from None
+                        f"({_first_line(err)})") from None
     return name
 
 
@@ -481,10 +489,9 @@ def read_images(spec: DataSpec, names: tuple[str, ...]) -> np.ndarray:
     for name in names:
         try:
             pixels.append(load_image(spec.images / name))
-        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        except IMAGE_ERRORS as err:
             raise UserError(f"{spec.path}: data.images: {spec.images / name}: cannot be read "
-                            f"({str(err).splitlines()[0] if str(err) else type(err).__name__})"
-                            ) from None
+                            f"({_first_line(err)})") from None
     return (np.stack(pixels)[:, None] if pixels
             else np.empty((0, 1, HEIGHT, WIDTH), np.float32))
 
