@@ -40,6 +40,7 @@ from addes.data import Inputs
 from baselines.training import TrainConfig
 from bench import kernels
 from bench.data.spec import DataSpec
+from bench.data.stamps import content_stamps
 from bench.data.splits import (
     DEFAULT_RELATIONS,
     Split,
@@ -119,9 +120,7 @@ class RunContext:
 def _source_id(data_dir: Path | None) -> str:
     if data_dir is None:
         return "synthetic stand-in"
-    stamps = sorted(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
-                    for p in data_dir.iterdir() if p.is_file())
-    return f"{data_dir.resolve()}|" + "|".join(stamps)
+    return "data|" + content_stamps(sorted(p for p in data_dir.iterdir() if p.is_file()))
 
 
 def job_config(job: Job, ctx: RunContext) -> dict[str, Any]:

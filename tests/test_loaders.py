@@ -61,7 +61,7 @@ def test_corpus_is_cached_and_second_load_reads_the_cache(tmp_path, monkeypatch)
 
 @pytest.mark.parametrize("same_size", [True, False])
 def test_corpus_cache_is_rebuilt_after_a_source_file_changes(tmp_path, same_size):
-    """The cache is keyed by each source file's size and mtime: an edited Tags.csv (of the same
+    """The cache is keyed by each source file's contents: an edited Tags.csv (of the same
     size, or not) is read again, not served from the cache."""
     import os
 
@@ -114,3 +114,26 @@ def test_shared_real_tsv_sample(tmp_path):
     corpus = load_corpus(shared("stackoverflow-real"), tmp_path)
     assert len(corpus.tags) == 25 and {"javascript", "c#", "php", "java"} <= set(corpus.tags)
     assert len(corpus.titles) > 5000 and len(corpus.extra_unlabeled) == 20000
+
+
+def test_data_copied_elsewhere_keeps_its_keys_and_an_edit_does_not(tmp_path):
+    """Keys stamp the data's contents, not its path or mtime: the shared sample re-created
+    with the same bytes (or copied to another folder) keeps every cached split and record;
+    an edit of the same size changes them."""
+    import os
+    import shutil
+
+    from bench.data.splits import file_stamp
+    from bench.runner import _source_id
+
+    (tmp_path / "a").mkdir()
+    _write_stacksample(tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # new paths, new mtimes, same bytes
+    for p in (tmp_path / "b").iterdir():
+        os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 5_000_000_000))
+    assert _source_id(tmp_path / "a") == _source_id(tmp_path / "b")
+    assert file_stamp(tmp_path / "a" / "Tags.csv") == file_stamp(tmp_path / "b" / "Tags.csv")
+    tags = tmp_path / "b" / "Tags.csv"
+    tags.write_bytes(tags.read_bytes().replace(b"2,c#", b"2,js"))  # same size
+    assert _source_id(tmp_path / "a") != _source_id(tmp_path / "b")
+    assert file_stamp(tmp_path / "a" / "Tags.csv") != file_stamp(tags)

@@ -22,7 +22,7 @@ Decisions, documented:
   - Images: grayscale (PIL "L", ITU-R 601-2 luma), resized with PIL to 100 x 32 (width x
     height, the input size of Jaderberg et al.'s networks and of SDANN), float32 in [0, 1],
     the range of the ADDES decoder's sigmoid output.
-  - The tensors are cached, keyed by the source files' size and mtime, n and the seed.
+  - The tensors are cached, keyed by the source files' contents, n and the seed.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image
 
 from bench.data.render import HEIGHT, WIDTH
+from bench.data.stamps import content_stamps
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached
 
@@ -122,8 +123,7 @@ def _sample_key(seed: int, path: Path) -> int:
 def _source_stamp(data_dir: Path) -> tuple[list[Path], str]:
     annotations = find_annotations(data_dir)
     files = annotations or sorted(p for _, p in _folder_entries(data_dir))
-    stamp = "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
-    return annotations, stamp
+    return annotations, content_stamps(files)
 
 
 def load_mjsynth(data_dir: Path, n: int, cache_dir: Path, seed: int) -> WordImages:

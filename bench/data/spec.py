@@ -55,6 +55,7 @@ from PIL import Image
 from bench.data import stackoverflow
 from bench.data.mjsynth import load_image
 from bench.data.render import HEIGHT, WIDTH
+from bench.data.stamps import content_stamp
 from bench.data.wordgraph import LETTERS
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached
@@ -114,11 +115,11 @@ class DataSpec:
 
     def fingerprint(self) -> str:
         """A file spec's source id in job and split keys (a reader's spec uses the reader's):
-        the spec's text and each data file's size and mtime (an image spec's: each image its
-        labels files name too): what a split depends on."""
-        h = hashlib.sha1(f"v{SPEC_VERSION}|{self.path.resolve()}|".encode())
+        the spec's text and each data file's content stamp (an image spec's: each image its
+        labels files name too): what a split depends on, wherever the files lie."""
+        h = hashlib.sha1(f"v{SPEC_VERSION}|".encode())
         h.update(self.path.read_bytes())
-        stamps = "".join(f"|{_stamp(p)}" for p in self.files + self.unlabeled_files)
+        stamps = "".join(f"|{content_stamp(p)}" for p in self.files + self.unlabeled_files)
         h.update(stamps.encode())
         if self.images is not None:
             h.update(_listed_images_stamp(self, stamps).encode())
@@ -132,16 +133,6 @@ class DataSpec:
         return {f"{prefix}{k}": v for k, v in merged.items()}
 
 
-def _stamp(path: Path) -> str:
-    """Path, size and mtime of a file ("missing" when it is not there: the data reader says
-    so in its own words)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return f"{path}:missing"
-    return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
-
-
 _IMAGE_STAMPS: dict[str, str] = {}  # per process: the labels files' stamps -> their images'
 
 
@@ -152,7 +143,7 @@ def _listed_images_stamp(spec: DataSpec, file_stamps: str) -> str:
     if key not in _IMAGE_STAMPS:
         names = [name for path in spec.files + spec.unlabeled_files
                  for name, _, _ in _rows(path, spec, labeled=False)]
-        _IMAGE_STAMPS[key] = "".join(f"|{_stamp(spec.images / n)}" for n in names)
+        _IMAGE_STAMPS[key] = "".join(f"|{n}={content_stamp(spec.images / n)}" for n in names)
     return _IMAGE_STAMPS[key]
 
 

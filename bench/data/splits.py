@@ -25,6 +25,7 @@ from addes.data import Inputs
 from addes.graph import ClassGraph, prior_links
 from addes.tokens import build_vocab, encode
 from bench.data import stackoverflow
+from bench.data.stamps import content_stamp, content_stamps
 from bench.data.spec import READERS, DataSpec, read_corpus, read_images, shipped_specs
 from bench.data.wordgraph import GRAPH_TYPES, TARGET_ESTIMATES, WordGraph
 from bench.errors import UserError
@@ -65,15 +66,8 @@ def graph_from_words(dataset: str) -> bool:
 
 
 def file_stamp(path: Path | None) -> str:
-    """Path, size and mtime of a file (a word list), or "default" for None."""
-    if path is None:
-        return "default"
-    path = Path(path)
-    try:
-        st = path.stat()
-    except OSError:
-        return str(path)
-    return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    """The content stamp of a file (a word list), or "default" for None."""
+    return "default" if path is None else content_stamp(Path(path))
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,12 +194,11 @@ def load_split(
     if spec is None:
         raise UserError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
     relations = {} if spec.graph_from_words else load_relations(relations_path)
-    # a file spec is its fingerprint; a reader (the paper's datasets) its data folder's stamps
+    # a file spec is its fingerprint; a reader (the paper's datasets) its data files' contents
     source_id = (f"spec:{spec.fingerprint()}" if spec.reader is None else
-                 str(data_dir.resolve()) if data_dir else "synthetic")
+                 "data" if data_dir else "synthetic")
     if data_dir is not None and spec.reader is not None:
-        source_id += "|" + "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
-                                    for p in sorted(data_dir.iterdir()) if p.is_file())
+        source_id += "|" + content_stamps(p for p in sorted(data_dir.iterdir()) if p.is_file())
     if spec.graph_from_words:
         source_id += f"|words={file_stamp(word_list)}|graph={WORD_GRAPH_VERSION}"
     key = split_key(dataset, scale, f"{source_id}|n_labeled={n_labeled}", relations_path)

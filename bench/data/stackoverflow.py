@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from addes.tokens import tokenize
+from bench.data.stamps import content_stamps
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached
 
@@ -67,8 +68,7 @@ def load_corpus(data_dir: Path | None, cache_dir: Path, seed: int = 0) -> Corpus
     if data_dir is None:
         return synthetic_corpus(n_questions=60_000, seed=seed)
     sources = _source_files(data_dir)
-    stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sources)
-    key = hashlib.sha1(f"{data_dir.resolve()}|{stamp}".encode()).hexdigest()[:16]
+    key = hashlib.sha1(content_stamps(sources).encode()).hexdigest()[:16]
     cached = cache_dir / f"corpus-{key}.npz"
     corpus = load_cached(cached, valid_corpus, (Corpus,))  # torn: rebuilt, never trusted
     if corpus is not None:
