@@ -40,7 +40,6 @@ from addes.data import Inputs
 from baselines.training import TrainConfig
 from bench import kernels
 from bench.data.spec import DataSpec
-from bench.data.stamps import content_stamps
 from bench.data.splits import (
     DEFAULT_RELATIONS,
     Split,
@@ -50,6 +49,7 @@ from bench.data.splits import (
     modality_of,
     register_spec,
 )
+from bench.data.stamps import content_stamps
 from bench.errors import UserError
 from bench.io import atomic_write_json
 from bench.locks import file_lock

@@ -25,8 +25,8 @@ from addes.data import Inputs
 from addes.graph import ClassGraph, prior_links
 from addes.tokens import build_vocab, encode
 from bench.data import stackoverflow
-from bench.data.stamps import content_stamp, content_stamps
 from bench.data.spec import READERS, DataSpec, read_corpus, read_images, shipped_specs
+from bench.data.stamps import content_stamp, content_stamps
 from bench.data.wordgraph import GRAPH_TYPES, TARGET_ESTIMATES, WordGraph
 from bench.errors import UserError
 from bench.io import atomic_save, load_cached
