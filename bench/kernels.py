@@ -8,11 +8,15 @@ machine differed from a reference made on an AVX-512 one in 10 of 144 values.
 
 Runs meant to be compared exactly (`--check ... --exact`, `--save-reference`) therefore pin
 every x86 kind to the same kernel families before torch chooses any (`PINNED`): ATen's
-vectorised kernels, oneDNN's JIT kernels and MKL's code branch all at AVX2, which every
-x86-64 machine the suite runs on has; and one torch thread per job (reductions split by
-thread count sum in another order). Each record stores the kernels it actually ran with
-(`record_settings`), and the exact gate refuses, rather than fails, a comparison of records
-made under other kernels than the reference's.
+vectorised kernels and oneDNN's JIT kernels at AVX2, which every x86-64 machine the suite runs
+on has; MKL at its COMPATIBLE branch; and one torch thread per job (reductions split by thread
+count sum in another order). MKL is the vendor-dependent one: its AVX2 branch is Intel's only,
+and on an AMD CPU `MKL_CBWR=AVX2` runs MKL's Zen GEMM kernels instead, so references made on
+AMD EPYC machines failed the gate on Intel Xeons (8 of 160 smoke values, all Zero-shot's).
+Under `qemu-x86_64 -cpu EPYC-Rome` a GEMM gives Intel's bits with COMPATIBLE and Zen's with
+AVX2 (`tests/test_kernels.py`, the slow emulated-CPU test). Each record stores the kernels it
+actually ran with (`record_settings`), and the exact gate refuses, rather than fails, a
+comparison of records made under other kernels than the reference's.
 
 This module must not import torch at import time: `pin` has to run before torch picks its
 kernels (run_all.py calls it first; worker processes inherit the environment).
@@ -29,8 +33,10 @@ from typing import Any
 PINNED: Mapping[str, str] = {
     "ATEN_CPU_CAPABILITY": "avx2",    # ATen's vectorised CPU kernels (torch)
     "ONEDNN_MAX_CPU_ISA": "AVX2",     # oneDNN (convolutions, some matmuls)
-    "MKL_CBWR": "AVX2,STRICT",        # MKL's code branch (GEMM): conditional reproducibility
-    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    # MKL's code branch (GEMM, vector maths). COMPATIBLE (SSE2 without approximate reciprocals)
+    # is the one branch MKL runs alike on Intel and AMD CPUs: its AVX2 branch exists on Intel
+    # only, and an AMD CPU asked for it runs its own Zen kernels instead.
+    "MKL_CBWR": "COMPATIBLE,STRICT",
 }
 #: the options that ask for a bit-for-bit comparison (or make what one is compared with)
 COMPARED_OPTIONS = ("--exact", "--save-reference")
