@@ -80,3 +80,29 @@ def test_record_carries_what_interprets_a_difference(ctx):
     assert ({"git_commit", "git_dirty", "torch", "numpy", "device", "threads", "dtype"}
             <= set(record["env"]))
     assert set(record["metrics"]) == {"mAP", "AUC"} and record["sizes"]["n_labeled"] == 200
+
+
+def test_key_changes_with_the_data_the_relations_and_the_word_list(ctx, tmp_path):
+    """Guards "a changed config gets a new key" for the inputs outside the job itself: the
+    data folder's contents (a text job), the relations file's contents (a text job; a copy
+    elsewhere with the same bytes keeps the key) and the word list (an MJSynth job). A key
+    that dropped any of them would reuse records computed on other data."""
+    from bench.data.splits import DEFAULT_RELATIONS
+
+    text, image = Job("stackoverflow-1", "text-CNN", 0), Job("mjsynth-1", "SDANN", 0)
+
+    def with_(**inputs):  # the same run with other inputs (replace recomputes source_id)
+        return replace(ctx, **inputs)
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "labeled.tsv").write_text("title\ttags\nx y\t['javascript']\n")
+    assert job_key(text, with_(data_dir=data)) != job_key(text, ctx)
+    other = tmp_path / "relations.json"
+    other.write_bytes(DEFAULT_RELATIONS.read_bytes())
+    assert job_key(text, with_(relations=other)) == job_key(text, ctx)  # content, not path
+    other.write_text(other.read_text().replace("javascript", "typescript", 1))
+    assert job_key(text, with_(relations=other)) != job_key(text, ctx)
+    words = tmp_path / "words.txt"
+    words.write_text("tea\ncat\n")
+    assert job_key(image, with_(word_list=words)) != job_key(image, ctx)
