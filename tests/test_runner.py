@@ -106,3 +106,36 @@ def test_key_changes_with_the_data_the_relations_and_the_word_list(ctx, tmp_path
     words = tmp_path / "words.txt"
     words.write_text("tea\ncat\n")
     assert job_key(image, with_(word_list=words)) != job_key(image, ctx)
+
+
+def _bumped(value):
+    """Another value of the same kind (a scale field changed by a user or a commit)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value * 2 + 1
+    if isinstance(value, str):
+        return value + "-changed"
+    return (*value, *value[:1]) if value else (1,)
+
+
+@pytest.mark.parametrize(("dataset", "method"), [("stackoverflow-1", "text-CNN"),
+                                                 ("mjsynth-1", "SDANN")])
+def test_key_changes_with_every_field_of_the_scale_identity(ctx, dataset, method):
+    """Guards "a changed config gets a new key" for the scale: every field of the scale's
+    identity for the job's modality (sizes, widths, epochs, patience, ...) is in the key, so
+    records trained under another definition of a tier are never reused. A key built from an
+    identity that lost a field (e.g. max_epochs) stayed green before."""
+    from bench.data.splits import modality_of
+    from bench.scales import IMAGE_FIELDS, JOB_PARAM_FIELDS, SEED_FIELDS
+
+    job = Job(dataset, method, 0)
+    base = job_key(job, ctx)
+    image = modality_of(dataset) == "image"  # the text fields are checked with the text job
+    # the declared fields, not identity()'s: a field that identity() lost must show up here
+    fields = {name: value for name, value in SCALE.as_row().items()
+              if name not in SEED_FIELDS + JOB_PARAM_FIELDS and (name in IMAGE_FIELDS) == image}
+    assert len(fields) > 10
+    same = [name for name, value in fields.items()
+            if job_key(job, replace(ctx, scale=replace(SCALE, **{name: _bumped(value)}))) == base]
+    assert not same, f"the key ignores scale field(s) {same}"
