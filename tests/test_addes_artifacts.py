@@ -98,3 +98,24 @@ def test_tied_strategy_labels_targets_like_D_e_and_q_C_relabel_is_soft(smoke_spl
                                        scale=scale, cache_dir=cache_dir)
     y_t_qc = labels[:, smoke_split.graph.n_inexact:]
     assert ((y_t_qc > 0) & (y_t_qc < 1)).any()
+
+
+def test_generator_key_changes_with_what_trains_the_generator(smoke_split, smoke_split2):
+    """Guards "finished work is reused only for the same config" for the shared generators:
+    the key changes with the seed, the variant (ADDES-W reads the hidden labels, ADDES-CNN
+    has another classifier), alpha, beta, the precision, the scale and the split (including
+    its hidden labels); n_synthetic (how much D_s is drawn) does not change it. A key that
+    dropped one of them would hand one job a generator trained for another."""
+    key = artifacts.generator_key(smoke_split, 0, PARAMS, SCALE)
+    assert key == artifacts.generator_key(smoke_split, 0, {**PARAMS, "n_synthetic": 40}, SCALE)
+    others = [artifacts.generator_key(smoke_split, 1, PARAMS, SCALE),
+              artifacts.generator_key(smoke_split, 0, {**PARAMS, "variant": "ADDES-W"}, SCALE),
+              artifacts.generator_key(smoke_split, 0, {**PARAMS, "variant": "ADDES-CNN"}, SCALE),
+              artifacts.generator_key(smoke_split, 0, {**PARAMS, "alpha": 0.5}, SCALE),
+              artifacts.generator_key(smoke_split, 0, {**PARAMS, "beta": 0.5}, SCALE),
+              artifacts.generator_key(smoke_split, 0, PARAMS, SCALE, dtype="bf16"),
+              artifacts.generator_key(smoke_split, 0, PARAMS, replace(SCALE, addes_latent=6)),
+              artifacts.generator_key(smoke_split2, 0, PARAMS, SCALE),
+              artifacts.generator_key(smoke_split.with_scrambled_oracle(seed=3), 0, PARAMS,
+                                      SCALE)]
+    assert len({key, *others}) == len(others) + 1

@@ -140,3 +140,28 @@ def test_semi_records_lambda_choice(smoke_split):
             val=val)
     assert set(est.val_map_) == {0.01, 1.0}
     assert est.chosen_lambda_ == max(est.val_map_, key=lambda lam: (est.val_map_[lam], -lam))
+
+
+def test_training_keeps_the_weights_of_the_best_validation_epoch():
+    """Guards "model selection uses validation data" in the shared loop: training pulls every
+    logit up (all labels 1) while the validation labels are all 0, so validation loss is best
+    after the first epoch and worse after each later one. Five epochs without early stopping
+    must return the first epoch's weights, bit for bit; a loop that kept the last epoch's
+    weights (best state not restored) returns others."""
+    from baselines.training import fit_multilabel
+
+    gen = torch.Generator().manual_seed(0)
+    x, x_val = torch.randn(64, 4, generator=gen), torch.randn(32, 4, generator=gen)
+    y, y_val = torch.ones(64, 2), torch.zeros(32, 2)
+
+    def fitted(epochs: int) -> torch.nn.Module:
+        torch.manual_seed(0)
+        config = TrainConfig(batch_size=16, max_epochs=epochs, patience=10, lr=0.05)
+        return fit_multilabel(torch.nn.Linear(4, 2), x, y, config=config, seed=1,
+                              x_val=x_val, y_val=y_val)
+
+    first, five = fitted(1), fitted(5)
+    for name, value in first.state_dict().items():
+        assert torch.equal(value, five.state_dict()[name]), name
+    last = fit_multilabel(fitted(0), x, y, config=TrainConfig(16, 5, 10, 0.05), seed=1)
+    assert not torch.equal(last.weight, first.weight)  # without validation: the last epoch

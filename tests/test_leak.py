@@ -10,6 +10,11 @@ unchanged predictions, not just unchanged metrics).
 
 Positive control: AugCNN fed by ADDES-W, the one variant allowed to read the hidden labels,
 MUST change, which shows that the harness sees a leak that travels through the caches.
+
+Predictions alone miss a leak into model selection: at smoke scale early stopping rarely
+triggers, so validation targets (or a test part swapped in for validation) may not change a
+single prediction. `test_fit_gets_validation_data_with_estimated_targets_only` therefore
+checks what the runner hands to `fit` itself.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import pytest
 from bench.data.splits import Split
 from bench.experiments import resolve_params
 from bench.methods import all_methods, get_method
-from bench.runner import RunContext, fit_method
+from bench.runner import RunContext, fit_method, with_estimated_targets
 from bench.scales import get_scale
 
 SCALE = get_scale("smoke")
@@ -81,3 +86,50 @@ def test_positive_control_the_oracle_variant_changes(smoke_split, changed, tmp_p
     other = predictions("AugCNN", params, changed["text"][0], "stackoverflow",
                         changed["text"][1])
     assert not np.array_equal(honest, other)
+
+
+class _Recorder:
+    """An estimator that keeps what `fit` was given (and trains nothing)."""
+
+    def fit(self, x, y, *, graph, unlabeled=None, val=None):
+        self.seen = {"x": x.x, "y": y, "unlabeled": unlabeled.x, "val_x": val[0].x,
+                     "val_y": val[1]}
+        self.val = val
+        return self
+
+
+class _Sealed:
+    """Stands in for the test part while a method is fitted: any use of it fails."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"fitting used the test part ({name})")
+
+    def __len__(self):
+        raise AssertionError("fitting used the test part (len)")
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("fitting used the test part (as an array)")
+
+
+@pytest.mark.parametrize("modality", ["text", "image"])
+def test_fit_gets_validation_data_with_estimated_targets_only(modality, request):
+    """Guards "methods never see target labels of training data" and "model selection uses
+    validation data, never the test set" at the runner, where predictions may not show it:
+    fitting with the test part sealed must not touch it; the validation pair handed to `fit`
+    is the split's validation part with Eq. 19 targets; and nothing handed to `fit` (D_e, D_u,
+    validation) changes when the hidden labels and the test labels change."""
+    split = request.getfixturevalue(SPLITS[modality][1])
+    spec = replace(get_method("Semi-CNN"), build=lambda ctx: _Recorder())  # gets D_u too
+    params = dict(resolve_params("Semi-CNN", {}, SCALE, modality))
+    recorders = []
+    for variant in (split, hidden_labels_changed(split)):
+        sealed = replace(variant, test=_Sealed(), test_y_t=_Sealed())
+        ctx = RunContext(SPLITS[modality][0], SCALE, Path("unused-run"), Path("unused-cache"))
+        recorders.append(fit_method(sealed, spec, params, 0, ctx)[0])
+    honest, other = (r.seen for r in recorders)
+    assert recorders[0].val[0] is split.val
+    expected = with_estimated_targets(split, split.val_y_s, params.get("target_estimate",
+                                                                       "hard"))
+    assert np.array_equal(honest["val_y"], expected)
+    for name, value in honest.items():
+        assert np.array_equal(value, other[name]), f"{name} follows the hidden labels"

@@ -227,3 +227,66 @@ def test_exact_without_check_is_a_user_error(tmp_path, capsys):
     assert cli.main([*FAST, "--out", str(tmp_path), "--exact"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--exact needs --check" in err[0], err
+
+
+# ---------------------------------------------------------------------------------------------
+# the gate's statistics: Holm across comparisons, one-sided, paired by seed (not by row)
+
+DROP = [0.03, 0.004, 0.04, 0.01, 0.02]  # per-seed drops: one-sided paired p 0.017
+
+
+def test_holm_corrects_across_every_comparison():
+    """Guards "Holm across the comparisons": one cell's drop (one-sided paired p 0.017,
+    drop 0.02 >= min_effect) is significant alone but not among 10 cells x 2 metrics. A gate
+    that used the raw p-values (no Holm) would call it a regression."""
+    methods = [f"m{i}" for i in range(10)]
+    old = _records({("table2", m): BASE for m in methods})
+    new = _records({("table2", m): BASE if m != "m0" else
+                    [v - d for v, d in zip(BASE, DROP, strict=True)] for m in methods})
+    result = regress.check(old, new)
+    table = result.table
+    assert result.n_compared == 20
+    assert table["p_holm"].tolist() == pytest.approx(regress.holm(table["p"].tolist()))
+    hit = table[table["method"] == "m0"]
+    assert (hit["p"] < 0.05).all() and (hit["p_holm"] > 0.05).all()
+    assert not result.failed, regress.result_markdown(result)
+    # the same drop alone (2 comparisons: Holm multiplies by 2) is a regression
+    assert regress.check(old[old["method"] == "m0"], new[new["method"] == "m0"]).failed
+
+
+def test_the_test_is_one_sided_new_below_reference():
+    """Guards "one-sided test of new < reference": one cell (mAP and AUC share the drops),
+    one-sided p 0.017 -> Holm 0.033 fails the gate; a two-sided test (Holm 0.067) would not."""
+    old = _records({("table2", "text-CNN"): BASE})
+    new = _records({("table2", "text-CNN"): [v - d for v, d in zip(BASE, DROP, strict=True)]})
+    result = regress.check(old, new)
+    want = stats_ttest_rel_less(new["mAP"], old["mAP"])
+    assert result.table["p"].tolist() == pytest.approx([want, want])
+    assert result.failed and len(result.regressions) == 2
+
+
+def test_pairs_by_seed_not_by_row_order():
+    """Guards "paired by seed": the new run's rows come in another order (reversed seeds)
+    than the reference's. Seeds differ a lot from one another (0.3 to 0.7) and every seed
+    drops by about 0.02: paired by seed that is a clear regression, with the p-value of the
+    by-seed paired t-test; a gate pairing rows by position would compare seed 4 with seed 0
+    and see only noise."""
+    spread = [0.30, 0.40, 0.50, 0.60, 0.70]
+    old = _records({("table2", "text-CNN"): spread})
+    new = _records({("table2", "text-CNN"): [v - 0.02 - 0.002 * (i % 2)
+                                            for i, v in enumerate(spread)]})
+    new = new.iloc[::-1].reset_index(drop=True)  # same seeds, rows in the other order
+    result = regress.check(old, new)
+    assert (result.table["test"] == "paired").all()
+    by_seed = new.sort_values("seed")["mAP"]
+    want = stats_ttest_rel_less(by_seed, old["mAP"])
+    assert result.table.set_index("metric").loc["mAP", "p"] == pytest.approx(want)
+    assert result.failed and len(result.regressions) == 2, regress.result_markdown(result)
+
+
+def stats_ttest_rel_less(new, old) -> float:
+    """scipy's one-sided paired p of new < old, values aligned by position."""
+    from scipy import stats
+
+    return float(stats.ttest_rel(np.asarray(new, float), np.asarray(old, float),
+                                 alternative="less").pvalue)

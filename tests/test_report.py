@@ -347,3 +347,21 @@ def test_build_reports_table4_and_real_source(tmp_path):
     assert "not meaningful" not in md and "AugCNN vs SDANN" in md
     assert "over 0 seeds" not in md and md.count("Ours - paper") == 2  # Tables 2 and 4
     assert not (tmp_path / "tables" / "table3.tex").exists()
+
+
+def test_report_comparisons_and_ablations_are_holm_corrected():
+    """Guards "Holm across the comparisons" in report.md's comparison and ablation tables
+    (page.comparisons_frame, figures.ablation_tests): their p_holm must be Holm's adjustment
+    of their p-values over the whole frame, which is above the raw p for some comparison. A
+    frame that copied the raw p-values into p_holm passed every other report test."""
+    from bench.report.page import comparisons_frame
+    from bench.stats import holm
+
+    records = make_records()
+    frames = [comparisons_frame(records, "table2", DATASETS,
+                                [("AugCNN", "text-CNN"), ("AugGCN", "ML-GCN")]),
+              ablation_tests(records)]
+    for frame in frames:
+        assert len(frame) >= 4
+        assert frame["p_holm"].tolist() == pytest.approx(holm(frame["p_value"].tolist()))
+        assert (frame["p_holm"] > frame["p_value"]).any()
