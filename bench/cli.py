@@ -62,7 +62,7 @@ from bench.io import atomic_write_text, check_writable
 from bench.methods import all_generators, all_methods
 from bench.plugins import load_plugins, resolve
 from bench.records import records_frame, write_records_csv
-from bench.runner import Job, RunContext, _git_state, run_jobs, threads_per_worker
+from bench.runner import Job, RunContext, _git_state, environment, run_jobs, threads_per_worker
 from bench.scales import SCALE_FIELDS, get_scale, scale_table
 
 log = logging.getLogger("bench")
@@ -328,6 +328,9 @@ def run(args: argparse.Namespace) -> int:
         if notice:
             print(notice, file=sys.stderr)
         return status
+    if args.exact and not args.scheduler:  # refused now, not after the run and its writes
+        regress.check_exact_comparable(gate["meta"], {k: [v] for k, v in environment(ctx).items()},
+                                       args.check)
     check_writable(run_dir)
     with cluster.connect(args.scheduler) if args.scheduler else nullcontext() as client:
         for dataset in _datasets(ctx):  # bad data fails here, before anything is written

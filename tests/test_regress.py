@@ -223,6 +223,26 @@ def test_reference_of_another_scale_or_suite_is_refused(reference, tmp_path, cap
     assert not (tmp_path / "out" / "stackoverflow-smoke" / "records").exists()  # nothing ran
 
 
+@pytest.mark.parametrize("field,value", [("threads", 2), ("torch", "0.0.1"),
+                                         ("kernels", {"MKL_CBWR": "AUTO"})])
+def test_exact_check_under_other_settings_is_refused_before_anything_runs(
+        reference, fresh_out, capsys, field, value):
+    """--exact against a reference made under other settings is refused (exit 2, one line)
+    before any job runs, so the run folder keeps what it had."""
+    blob = json.loads(reference.read_text())
+    blob["meta"][field] = value
+    other = fresh_out / "other.json"
+    other.write_text(json.dumps(blob))
+    run_dir = fresh_out / "stackoverflow-smoke"
+    run_dir.mkdir()
+    (run_dir / "records.csv").write_text("earlier results\n")
+    code = cli.main([*FAST, "--out", str(fresh_out), "--check", str(other), "--exact"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and f"run's {field}" in err[0], err
+    assert not (run_dir / "records").exists()  # nothing ran
+    assert (run_dir / "records.csv").read_text() == "earlier results\n"
+
+
 def test_exact_without_check_is_a_user_error(tmp_path, capsys):
     assert cli.main([*FAST, "--out", str(tmp_path), "--exact"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
