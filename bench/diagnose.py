@@ -39,6 +39,7 @@ Test-set numbers are never computed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import shlex
@@ -533,7 +534,18 @@ def seed_summary(records: list[dict]) -> str:
 
 
 def report_path(args: argparse.Namespace, suffix: str = ".md") -> Path:
-    return args.out / f"diagnose-{args.dataset}-{args.scale}-seed{args.seed}{suffix}"
+    """<out>/diagnose-<dataset>-<scale>[-<variant>][-alpha<a>][-opts<hash>]-seed<k><suffix>:
+    the generator's settings that differ from the published defaults are in the name, so
+    diagnosing another alpha, variant or option set of the same seed never overwrites a report
+    (and `--summary <out>/diagnose-...-seed*.json` globs one configuration)."""
+    config = ""
+    if args.variant != "ADDES":
+        config += f"-{args.variant}"
+    if args.alpha != 0.1:
+        config += f"-alpha{args.alpha:g}"
+    if args.options:
+        config += f"-opts{hashlib.sha1(args.options.encode()).hexdigest()[:8]}"
+    return args.out / f"diagnose-{args.dataset}-{args.scale}{config}-seed{args.seed}{suffix}"
 
 
 def main(argv: list[str] | None = None) -> int:

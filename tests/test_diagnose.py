@@ -139,3 +139,15 @@ def test_user_errors_exit_2_with_one_line(args, names, tmp_path, capsys):
     assert diagnose.main([*args, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and names in err[0]
+
+
+def test_each_generator_configuration_gets_its_own_report_file(tmp_path):
+    """Diagnosing another alpha, variant or option set of the same seed must not overwrite
+    the published configuration's report (the name of which stays as documented)."""
+    base = ["--out", str(tmp_path), "--dataset", "stackoverflow-1", "--seed", "3"]
+    configs = [[], ["--alpha", "1"], ["--alpha", "10"], ["--variant", "ADDES+G"],
+               ["--options", "per_token=1"], ["--options", "per_token=1,label_input=1"]]
+    paths = [diagnose.report_path(diagnose.parse_args(base + c)) for c in configs]
+    assert len(set(paths)) == len(configs)
+    assert paths[0] == tmp_path / "diagnose-stackoverflow-1-quick-seed3.md"
+    assert all(p.name.endswith("-seed3.md") for p in paths)
