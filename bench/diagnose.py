@@ -53,7 +53,7 @@ from sklearn.metrics import average_precision_score
 
 from addes.data import PAD, Inputs
 from addes.tokens import TOKEN_PATTERN
-from addes.train import LABEL_STRATEGIES, POSTERIOR_STRATEGIES, ADDESGenerator
+from addes.train import LABEL_STRATEGIES, POSTERIOR_STRATEGIES, ADDESConfig, ADDESGenerator
 from baselines.tfidf_lr import TfidfLogisticRegression
 from bench import artifacts, runner, stats
 from bench.conditioning import (
@@ -85,6 +85,8 @@ N_BOOTSTRAP = 1000
 N_CONDITIONING = 1000  # y_s rows of the label-conditioning check
 # compared by default: every strategy but generation from the posterior (opt-in: --strategies)
 DEFAULT_STRATEGIES = tuple(s for s in LABEL_STRATEGIES if s not in POSTERIOR_STRATEGIES)
+# the published generator; a report of any other is named after what differs (`report_path`)
+DEFAULT_VARIANT, DEFAULT_ALPHA = "ADDES", ADDESConfig.alpha
 ORACLE_NOTE = "uses true target labels of training-side data; never used for selection"
 
 
@@ -126,9 +128,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="output root: the report goes here, the cache in <out>/cache")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    p.add_argument("--variant", default="ADDES",
+    p.add_argument("--variant", default=DEFAULT_VARIANT,
                    help=f"generator variant: {', '.join(artifacts.VARIANTS)} (default ADDES)")
-    p.add_argument("--alpha", type=float, default=0.1, help="Eq. 11's alpha (default 0.1)")
+    p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                   help=f"Eq. 11's alpha (default {DEFAULT_ALPHA})")
     p.add_argument("--options", default="",
                    help="generator options k=v,k=v (bench.artifacts.OPTION_FIELDS)")
     p.add_argument("--summary", type=Path, nargs="+", metavar="JSON",
@@ -539,9 +542,9 @@ def report_path(args: argparse.Namespace, suffix: str = ".md") -> Path:
     diagnosing another alpha, variant or option set of the same seed never overwrites a report
     (and `--summary <out>/diagnose-...-seed*.json` globs one configuration)."""
     config = ""
-    if args.variant != "ADDES":
+    if args.variant != DEFAULT_VARIANT:
         config += f"-{args.variant}"
-    if args.alpha != 0.1:
+    if args.alpha != DEFAULT_ALPHA:
         config += f"-alpha{args.alpha:g}"
     if args.options:
         config += f"-opts{hashlib.sha1(args.options.encode()).hexdigest()[:8]}"
