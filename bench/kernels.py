@@ -14,7 +14,11 @@ count sum in another order). MKL is the vendor-dependent one: its AVX2 branch is
 and on an AMD CPU `MKL_CBWR=AVX2` runs MKL's Zen GEMM kernels instead, so references made on
 AMD EPYC machines failed the gate on Intel Xeons (8 of 160 smoke values, all Zero-shot's).
 Under `qemu-x86_64 -cpu EPYC-Rome` a GEMM gives Intel's bits with COMPATIBLE and Zen's with
-AVX2 (`tests/test_kernels.py`, the slow emulated-CPU test). Each record stores the kernels it
+AVX2 (`tests/test_kernels.py`, the slow emulated-CPU test). numpy's OpenBLAS dispatches
+on its own: with MKL pinned, a reference made on an AVX-512 Intel Xeon still failed on an AMD
+EPYC in the same 8 Zero-shot values, because the Xeon's OpenBLAS ran its SkylakeX kernels in
+the randomized SVD of Zero-shot's class embeddings; it is pinned to its Haswell kernels, which
+AMD Zen runs by default. Each record stores the kernels it
 actually ran with (`record_settings`), and the exact gate refuses, rather than fails, a
 comparison of records made under other kernels than the reference's.
 
@@ -37,6 +41,10 @@ PINNED: Mapping[str, str] = {
     # is the one branch MKL runs alike on Intel and AMD CPUs: its AVX2 branch exists on Intel
     # only, and an AMD CPU asked for it runs its own Zen kernels instead.
     "MKL_CBWR": "COMPATIBLE,STRICT",
+    # numpy's and scipy's OpenBLAS (TruncatedSVD of Zero-shot's class embeddings, scikit-learn's
+    # solvers): a DYNAMIC_ARCH build runs SkylakeX kernels on AVX-512 Intel CPUs and Haswell
+    # kernels on AVX2 Intel and on AMD Zen, so name the one every x86-64 kind can run.
+    "OPENBLAS_CORETYPE": "Haswell",
 }
 #: the options that ask for a bit-for-bit comparison (or make what one is compared with)
 COMPARED_OPTIONS = ("--exact", "--save-reference")

@@ -9,8 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
+import scipy.sparse
 import torch
 import torch.nn.functional as F
+from sklearn.decomposition import TruncatedSVD
+from threadpoolctl import threadpool_info
 
 
 def _digest(*tensors: torch.Tensor) -> str:
@@ -51,8 +55,26 @@ def fingerprint() -> dict[str, str]:
         F.binary_cross_entropy_with_logits(linear(a), (b[:257, :25] > 0).float()).backward()
         opt.step()
     out["linear + BCE + Adam"] = _digest(*linear.parameters())
+    out.update(_numpy_fingerprint())
     return out
 
 
+def _numpy_fingerprint() -> dict[str, str]:
+    """numpy's / scipy's OpenBLAS, which dispatches on its own (Zero-shot's class embeddings)."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((257, 301)), rng.standard_normal((301, 123))
+    counts = scipy.sparse.random(400, 300, density=0.05, random_state=0, format="csr")
+    svd = TruncatedSVD(20, algorithm="randomized", n_iter=7, random_state=0).fit(counts)
+    return {"numpy gemm": _digest(torch.from_numpy(a @ b)),
+            "randomized SVD": _digest(torch.from_numpy(svd.components_))}
+
+
+def openblas_kernels() -> list[str]:
+    """The kernel family each loaded OpenBLAS runs (numpy's, scipy's)."""
+    return sorted({str(info.get("architecture")) for info in threadpool_info()
+                   if info.get("internal_api") == "openblas"})
+
+
 if __name__ == "__main__":
-    print(json.dumps({"capability": torch.backends.cpu.get_cpu_capability(), **fingerprint()}))
+    print(json.dumps({"capability": torch.backends.cpu.get_cpu_capability(),
+                      "openblas": openblas_kernels(), **fingerprint()}))

@@ -95,6 +95,18 @@ def test_pinned_kernels_give_the_same_bits_in_a_fresh_process():
     assert _fingerprint(dict(kernels.PINNED)) == _fingerprint(dict(kernels.PINNED))
 
 
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="OpenBLAS kernel names are x86's")
+def test_pinned_numpy_blas_runs_the_kernels_every_x86_kind_has():
+    """numpy's and scipy's OpenBLAS pick SkylakeX kernels on AVX-512 Intel CPUs and Haswell
+    ones on AMD: a reference made on a Xeon failed on an EPYC in 8 Zero-shot values (their
+    class embeddings come from a randomized SVD) until OpenBLAS was pinned too."""
+    pinned = _fingerprint(dict(kernels.PINNED))
+    assert pinned["openblas"] == ["Haswell"]
+    other = _fingerprint({**kernels.PINNED, "OPENBLAS_CORETYPE": "Sandybridge"})
+    assert other["openblas"] == ["Sandybridge"]  # the control: the family sets the bits
+    assert other["randomized SVD"] != pinned["randomized SVD"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("qemu-x86_64") is None or platform.machine() != "x86_64",
                     reason="needs qemu-x86_64 (Debian: apt install qemu-user) on x86_64")
