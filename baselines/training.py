@@ -119,11 +119,34 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) ->
     return torch.cat([model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)])
 
 
+def target_share_weights(n_inexact: int, n_classes: int, target_share: float | None,
+                         device: str = "cpu") -> torch.Tensor | None:
+    """Per-class loss weights over W (S first, then T) that give the target classes together
+    `target_share` of the loss and the inexact classes the rest, with mean weight 1 (so the
+    loss keeps its scale); None (uniform, every class alike) when `target_share` is None.
+
+    Why: a head over all of W weighs the target as 1 / |W| of its loss and of the validation
+    loss it early-stops on (1/26 on MJSynth-1), so the shared features and the stopping point
+    serve the 25 source letters (issue 14)."""
+    if target_share is None:
+        return None
+    if not 0.0 < target_share < 1.0:
+        raise ValueError(f"target_share must lie strictly between 0 and 1, not {target_share}")
+    n_target = n_classes - n_inexact
+    weights = torch.full((n_classes,), (1.0 - target_share) / max(1, n_inexact))
+    weights[n_inexact:] = target_share / n_target
+    return (weights * n_classes).to(device)
+
+
 class NeuralMultiLabelClassifier:
     """Base of the torch classifiers: subclasses say how to build the network and whether it
-    learns all classes W (ML-GCN) or only the targets T (text-CNN, GRU)."""
+    learns all classes W (ML-GCN) or only the targets T (text-CNN, GRU).
+
+    `class_weight` (None: uniform), per output column, weighs each class's term of the
+    training and validation loss (`target_share_weights`)."""
 
     learns_all_classes = False
+    class_weight: torch.Tensor | None = None
 
     def __init__(self, config: TrainConfig = TrainConfig(), seed: int = 0):
         self.config = config
@@ -133,7 +156,7 @@ class NeuralMultiLabelClassifier:
         raise NotImplementedError  # abstract: every subclass defines its network
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(logits, y)
+        return F.binary_cross_entropy_with_logits(logits, y, weight=self.class_weight)
 
     def regularizer(self, unlabeled: Inputs | None) -> Regularizer | None:
         return None

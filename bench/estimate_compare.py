@@ -2,11 +2,13 @@
 
     python -m bench.estimate_compare --dataset mjsynth-1 --method SDANN --scale mjcpu
         --seeds 0,1,2 --estimates hard,soft [--word-list FILE] [--data-dir DIR]
-        [--n-labeled N] [--out DIR] [--threads 1]
+        [--n-labeled N] [--params NAME=VALUE,...] [--out DIR] [--threads 1]
 
 Each (estimate, seed) is trained exactly as a suite job with the job parameter
-`target_estimate` (runner.fit_method) and saved as one JSON under
-<out>/estimate-compare/<dataset>-<scale>-<method>/ (a rerun skips finished ones). Two kinds of
+`target_estimate` (runner.fit_method), on top of the method's default job params and any
+`--params` (e.g. `target_share=0.5` for ML-GCN: compare two runs that differ only there), and
+saved as one JSON under <out>/estimate-compare/<dataset>-<scale>-<method>[-<params>]/ (a
+rerun skips finished ones). Two kinds of
 number, kept apart:
   - selection (validation data, no true target label): the validation BCE of the model's
     probabilities against the forest's probabilities p(y_t | y_s) of the validation images,
@@ -25,6 +27,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,13 +53,31 @@ def soft_bce(targets: np.ndarray, scores: np.ndarray, eps: float = 1e-6) -> floa
     return float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean())
 
 
-def run_one(split, method: str, estimate: str, seed: int, ctx: RunContext) -> dict:
+def parse_params(text: str) -> dict[str, Any]:
+    """`NAME=VALUE,...` -> job params; each VALUE read as JSON where it parses (0.5, true),
+    else kept as a string (semantic)."""
+    params: dict[str, Any] = {}
+    for item in filter(None, text.split(",")):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--params: expected NAME=VALUE[,NAME=VALUE...], got {item!r}")
+        try:
+            params[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[name.strip()] = value.strip()
+    return params
+
+
+def run_one(split, method: str, estimate: str, seed: int, ctx: RunContext,
+            extra: dict[str, Any] | None = None) -> dict:
     """Train one (estimate, seed) as the suite would; its validation and test numbers."""
     t0 = time.perf_counter()
-    params = {"target_estimate": estimate}
+    params = {**get_method(method).default_params, **(extra or {}),
+              "target_estimate": estimate}
     estimator, n_train = fit_method(split, get_method(method), params, seed, ctx)
     val_soft = split.estimated_targets(split.val_y_s, "soft")
-    return {"method": method, "estimate": estimate, "seed": seed, "n_train": n_train,
+    return {"method": method, "estimate": estimate, "seed": seed, "params": params,
+            "n_train": n_train,
             "val_bce_vs_forest": soft_bce(val_soft, estimator.predict_proba(split.val)),
             "test": evaluate(split.test_y_t, estimator.predict_proba(split.test), split.targets),
             "seconds": time.perf_counter() - t0}
@@ -106,8 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("results"))
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n-labeled", type=int, help="|D_l| instead of the scale's (as Figure 6)")
+    p.add_argument("--params", default="", help="job params for every run, NAME=VALUE,...")
     args = p.parse_args(argv)
     try:
+        extra = parse_params(args.params)
         estimates = [e for e in args.estimates.split(",") if e]
         bad = [e for e in estimates if e not in TARGET_ESTIMATES]
         if bad or not estimates:
@@ -127,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     torch.set_num_threads(args.threads)
     suffix = f"-l{args.n_labeled}" if args.n_labeled else ""
+    suffix += "".join(f"-{name}{value}" for name, value in sorted(extra.items()))
     folder = ctx.run_dir / f"{args.dataset}-{scale.name}-{args.method}{suffix}"
     results = []
     for seed in seeds:
@@ -135,14 +159,15 @@ def main(argv: list[str] | None = None) -> int:
             if path.exists():
                 results.append(json.loads(path.read_text()))
                 continue
-            result = run_one(split, args.method, estimate, seed, ctx)
+            result = run_one(split, args.method, estimate, seed, ctx, extra)
             atomic_write_json(path, result)
             log.info("%s seed %d: test AUC %.3f mAP %.3f, val BCE %.4f (%.0f s)", estimate,
                      seed, result["test"]["AUC"], result["test"]["mAP"],
                      result["val_bce_vs_forest"], result["seconds"])
             results.append(result)
     text = (f"# {args.method} on D_e, hard vs soft targets: {args.dataset}, scale "
-            f"{scale.name}\n\nData: {split.source}; sizes {split.sizes}.\n\n"
+            f"{scale.name}\n\nData: {split.source}; sizes {split.sizes}; job params "
+            f"{results[0]['params'] if results and 'params' in results[0] else extra}.\n\n"
             f"{summary_markdown(results)}")
     atomic_write_text(folder / "summary.md", text)
     print(text)

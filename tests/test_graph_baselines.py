@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional as F
 
 from addes.data import Inputs
 from addes.graph import ClassGraph
@@ -14,7 +15,7 @@ from baselines.ml_gcn import MLGCN
 from baselines.noisy_or import NoisyOR, noisy_or
 from baselines.text_cnn import TextCNN
 from baselines.tfidf_lr import TfidfLogisticRegression
-from baselines.training import TrainConfig, prior_log_odds
+from baselines.training import TrainConfig, prior_log_odds, target_share_weights
 from baselines.zero_shot import ZeroShotGCN
 from bench.methods import MethodContext, get_method
 from bench.metrics import evaluate, mean_auc
@@ -215,3 +216,36 @@ def test_results_do_not_depend_on_the_thread_count(method, smoke_split2):
         torch.set_num_threads(threads)
     for name in ("mAP", "AUC"):
         assert metrics[0][name] == pytest.approx(metrics[1][name], abs=1e-3)
+
+
+def test_target_share_weights_by_hand():
+    """3 sources + 1 target, half the loss on the target: sources 0.5/3 each, the target 0.5,
+    times |W| = 4 so the mean weight is 1 (the loss keeps its scale)."""
+    w = target_share_weights(3, 4, 0.5)
+    np.testing.assert_allclose(w.numpy(), [2 / 3, 2 / 3, 2 / 3, 2.0], rtol=1e-6)
+    assert target_share_weights(3, 4, None) is None
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="target_share"):
+            target_share_weights(3, 4, bad)
+
+
+def test_ml_gcn_target_share_weighs_the_head_and_the_backbone_alike(smoke_split2):
+    """The job param reaches ML-GCN; its loss is the class-weighted soft-margin loss, and the
+    warm-start backbone trains (and early-stops) on the same weights."""
+    split = smoke_split2
+    ctx = MethodContext(get_scale("smoke"), 0, "text", len(split.labeled.vocab), TrainConfig(),
+                        {"warm_start": True, "target_share": 0.5})
+    est = get_method("ML-GCN").build(ctx)
+    assert est.target_share == 0.5
+    n_s, n_w = split.graph.n_inexact, len(split.graph.classes)
+    est.class_weight = target_share_weights(n_s, n_w, 0.5)
+    assert torch.equal(est._backbone().class_weight, est.class_weight)
+    logits, y = torch.randn(6, n_w), (torch.rand(6, n_w) < 0.3).float()
+    per_class = F.binary_cross_entropy_with_logits(logits, y, reduction="none").mean(dim=0)
+    weights = torch.full((n_w,), 0.5 / n_s)
+    weights[n_s:] = 0.5 / (n_w - n_s)
+    torch.testing.assert_close(est.loss(logits, y), (per_class * weights).sum())
+    uniform = get_method("ML-GCN").build(MethodContext(get_scale("smoke"), 0, "text",
+                                                       len(split.labeled.vocab), TrainConfig(),
+                                                       {"warm_start": True}))
+    torch.testing.assert_close(uniform.loss(logits, y), per_class.mean())

@@ -184,3 +184,14 @@ def test_image_jobs_name_their_target_estimate_and_keys_differ(tmp_path, cache_d
     assert ran == [old, soft, hard]  # the old record was there and served neither
     run_jobs([old, soft, hard], ctx)
     assert ran == [old, soft, hard]  # while each job's own record is reused
+
+
+def test_estimate_compare_reads_job_params():
+    from bench.errors import UserError
+    from bench.estimate_compare import parse_params
+
+    assert parse_params("target_share=0.5,warm_start=false,nodes=semantic") == {
+        "target_share": 0.5, "warm_start": False, "nodes": "semantic"}
+    assert parse_params("") == {}
+    with pytest.raises(UserError, match="NAME=VALUE"):
+        parse_params("target_share")
