@@ -9,8 +9,9 @@ machine differed from a reference made on an AVX-512 one in 10 of 144 values.
 Runs meant to be compared exactly (`--check ... --exact`, `--save-reference`) therefore pin
 every x86 kind to the same kernel families before torch chooses any (`PINNED`): ATen's
 vectorised kernels and oneDNN's JIT kernels at AVX2, which every x86-64 machine the suite runs
-on has; MKL at its COMPATIBLE branch; and one torch thread per job (reductions split by thread
-count sum in another order). MKL is the vendor-dependent one: its AVX2 branch is Intel's only,
+on has; MKL at its COMPATIBLE branch; numpy's OpenBLAS at its Haswell kernels; and one torch
+thread per job (reductions split by thread count sum in another order). MKL is
+vendor-dependent: its AVX2 branch is Intel's only,
 and on an AMD CPU `MKL_CBWR=AVX2` runs MKL's Zen GEMM kernels instead, so references made on
 AMD EPYC machines failed the gate on Intel Xeons (8 of 160 smoke values, all Zero-shot's).
 Under `qemu-x86_64 -cpu EPYC-Rome` a GEMM gives Intel's bits with COMPATIBLE and Zen's with
