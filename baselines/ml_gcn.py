@@ -68,8 +68,12 @@ from addes.data import Inputs
 from addes.gcn import GCN
 from addes.graph import ClassGraph
 from baselines.text_cnn import TextCNN
-from baselines.training import (FeatureFactory, NeuralMultiLabelClassifier, TrainConfig,
-                                target_share_weights)
+from baselines.training import (
+    FeatureFactory,
+    NeuralMultiLabelClassifier,
+    TrainConfig,
+    target_share_weights,
+)
 
 TAU = 0.4  # binarisation threshold of the official recipe
 NEIGHBOUR_WEIGHT = 0.25  # gen_A's column mass before the identity: p = 0.25 / 1.25 = 0.2

@@ -105,9 +105,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"parallel worker processes (default: the cores, at most 4: "
                         f"{DEFAULT_JOBS} here; two 1-thread workers beat one 2-thread worker "
                         f"on independent jobs)")
-    p.add_argument("--threads", type=int, help="torch threads per worker (default: cores / "
-                   "--jobs, 1 with --scheduler; 1 is faster for the small models on a busy "
-                   "machine)")
+    p.add_argument("--threads", type=int, help="threads per worker, torch's and numpy's BLAS "
+                   "(default: cores / --jobs, 1 with --scheduler; 1 is faster for the small "
+                   "models on a busy machine)")
     p.add_argument("--scheduler", metavar="tls://HOST:PORT", help="run the jobs on the "
                    "workers of this Dask distributed cluster (pip install -e .[cluster]); "
                    "--out must be on a filesystem shared by this machine and every worker; "

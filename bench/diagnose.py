@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.metrics import average_precision_score
 
 from addes.data import PAD, Inputs
@@ -72,7 +71,7 @@ from bench.io import atomic_write_json, atomic_write_text, check_writable
 from bench.methods import Estimator, generator_params, get_method
 from bench.metrics import evaluate
 from bench.report.tables import table3_markdown
-from bench.runner import RunContext, with_estimated_targets
+from bench.runner import RunContext, limit_threads, with_estimated_targets
 from bench.scales import Scale, get_scale
 from bench.tuning import tune_allocator
 
@@ -127,7 +126,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="Eq. 18 relations file")
     p.add_argument("--out", type=Path, default=Path("results"),
                    help="output root: the report goes here, the cache in <out>/cache")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="threads, torch's and BLAS's (default 1)")
     p.add_argument("--variant", default=DEFAULT_VARIANT,
                    help=f"generator variant: {', '.join(artifacts.VARIANTS)} (default ADDES)")
     p.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
@@ -561,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
             print(seed_summary(load_selection_records(args.summary)))
             return 0
         args.command = "python -m bench.diagnose " + shlex.join(argv)
-        torch.set_num_threads(args.threads)
+        limit_threads(args.threads)
         tune_allocator()
         check_writable(args.out)
         report, record = diagnose(args)

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from bench import stats
 from bench.data.splits import load_split
@@ -40,7 +39,7 @@ from bench.errors import UserError
 from bench.io import atomic_write_json, atomic_write_text
 from bench.methods import get_method
 from bench.metrics import evaluate
-from bench.runner import RunContext, fit_method
+from bench.runner import RunContext, fit_method, limit_threads
 from bench.scales import get_scale
 
 log = logging.getLogger("bench")
@@ -148,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    torch.set_num_threads(args.threads)
+    limit_threads(args.threads)
     suffix = f"-l{args.n_labeled}" if args.n_labeled else ""
     suffix += "".join(f"-{name}{value}" for name, value in sorted(extra.items()))
     folder = ctx.run_dir / f"{args.dataset}-{scale.name}-{args.method}{suffix}"

@@ -215,10 +215,22 @@ def fit_method(split: Split, spec: MethodSpec, params: Mapping[str, Any], seed: 
     return estimator, len(x)
 
 
+def limit_threads(n: int) -> None:
+    """`n` threads for torch and for every BLAS / OpenMP pool numpy and scipy loaded (their
+    OpenBLAS starts one thread per core): workers x threads stay within the cores, and a
+    randomized SVD (Zero-shot's class embeddings) sums alike on machines with other core
+    counts (1 vs 2 OpenBLAS threads gave other bits)."""
+    import scipy.linalg  # noqa: F401  (loads scipy's own OpenBLAS, so that it is limited too)
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    threadpool_limits(n)
+
+
 def run_job(job: Job, ctx: RunContext, split: Split | None = None) -> dict[str, Any]:
     """Train and evaluate one job; returns its record (also on failure). Writes nothing."""
     tune_allocator()
-    torch.set_num_threads(ctx.threads)
+    limit_threads(ctx.threads)
     load_plugins(ctx.plugins)  # a worker process has not imported them yet
     spec = get_method(job.method)
     params = job.param_dict
@@ -409,5 +421,5 @@ def _report(bar: tqdm, job: Job, record: dict[str, Any]) -> None:
 
 
 def threads_per_worker(n_workers: int) -> int:
-    """Torch threads per worker so that workers x threads <= cores."""
+    """Threads per worker (torch and BLAS) so that workers x threads <= cores."""
     return max(1, (os.cpu_count() or 1) // max(1, n_workers))

@@ -128,3 +128,20 @@ def test_pinned_kernels_compute_the_same_bits_on_intel_and_amd_cpus():
     avx2_branch = {**pinned, "MKL_CBWR": "AVX2,STRICT"}
     zen, intel = (_fingerprint(avx2_branch, cpu)["gemm"] for cpu in ("EPYC-Rome", "Haswell"))
     assert zen != intel
+
+
+def test_jobs_limit_numpy_blas_threads_as_torch_threads():
+    """A job's thread count holds for numpy's and scipy's OpenBLAS too (loaded after the limit
+    included): they start one thread per core, oversubscribing a machine running several
+    workers, and a randomized SVD gave other bits with 1 and 2 OpenBLAS threads."""
+    code = ("from bench.runner import limit_threads; limit_threads(1)\n"
+            "import sklearn.decomposition, json\n"
+            "from threadpoolctl import threadpool_info\n"
+            "import torch\n"
+            "print(json.dumps([torch.get_num_threads()] + [i['num_threads'] for i in "
+            "threadpool_info() if i['internal_api'] == 'openblas']))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "OPENBLAS_NUM_THREADS": "2"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    threads = json.loads(run.stdout)
+    assert len(threads) >= 2 and set(threads) == {1}, threads
