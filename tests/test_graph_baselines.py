@@ -249,3 +249,18 @@ def test_ml_gcn_target_share_weighs_the_head_and_the_backbone_alike(smoke_split2
                                                        len(split.labeled.vocab), TrainConfig(),
                                                        {"warm_start": True}))
     torch.testing.assert_close(uniform.loss(logits, y), per_class.mean())
+
+
+def test_ml_gcn_target_warm_start_fits_its_backbone_on_the_targets_alone(smoke_split2):
+    split = smoke_split2
+    ctx = MethodContext(get_scale("smoke"), 0, "text", len(split.labeled.vocab), TrainConfig(),
+                        {"warm_start": "target"})
+    est = get_method("ML-GCN").build(ctx)
+    backbone = est._backbone()
+    assert not backbone.learns_all_classes and backbone.class_weight is None
+    y = np.concatenate([split.y_s, split.estimated_targets(split.y_s)], axis=1)
+    est.fit(split.labeled, y, graph=split.graph)
+    assert est.model_.features is est.pretrained_  # the GCN head trains on those features
+    assert est.predict_proba(split.test).shape == (len(split.test_y_t), len(split.targets))
+    with pytest.raises(ValueError, match="warm_start"):
+        MLGCN(10, warm_start="sources")

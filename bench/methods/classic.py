@@ -102,12 +102,13 @@ def ml_gcn(ctx: MethodContext) -> MLGCN:
     StackOverflow-1, quick, 5 seeds, validation mAP on Eq. 19 targets: 0.532 +- 0.038 from
     scratch, 0.577 +- 0.040 warm-started (README, issue 14).
 
+    `warm_start="target"`: the backbone is fit on the target classes only (`MLGCN.warm_start`).
     Job param `target_share` (default None: every class of W weighs alike, the original): the
     targets' share of the loss and of the early-stopping loss (`MLGCN.target_share`)."""
     s = ctx.scale
     return MLGCN(ctx.vocab_size, s.embed_dim, s.cnn_maps, gcn_hidden=gcn_hidden(ctx),
                  config=prior_init(ctx), seed=ctx.seed, features=cnn_features(ctx),
-                 warm_start=bool(ctx.params.get("warm_start", False)),
+                 warm_start=ctx.params.get("warm_start", False),
                  target_share=ctx.params.get("target_share"))
 
 
