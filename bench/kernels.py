@@ -7,21 +7,27 @@ decision boundary) turns those bits into visibly different metrics. A smoke run 
 machine differed from a reference made on an AVX-512 one in 10 of 144 values.
 
 Runs meant to be compared exactly (`--check ... --exact`, `--save-reference`) therefore pin
-every x86 kind to the same kernel families before torch chooses any (`PINNED`): ATen's
-vectorised kernels and oneDNN's JIT kernels at AVX2, which every x86-64 machine the suite runs
-on has; MKL at its COMPATIBLE branch; numpy's OpenBLAS at its Haswell kernels; and one torch
-thread per job (reductions split by thread count sum in another order). MKL is
-vendor-dependent: its AVX2 branch is Intel's only,
-and on an AMD CPU `MKL_CBWR=AVX2` runs MKL's Zen GEMM kernels instead, so references made on
-AMD EPYC machines failed the gate on Intel Xeons (8 of 160 smoke values, all Zero-shot's).
-Under `qemu-x86_64 -cpu EPYC-Rome` a GEMM gives Intel's bits with COMPATIBLE and Zen's with
-AVX2 (`tests/test_kernels.py`, the slow emulated-CPU test). numpy's OpenBLAS dispatches
-on its own: with MKL pinned, a reference made on an AVX-512 Intel Xeon still failed on an AMD
-EPYC in the same 8 Zero-shot values, because the Xeon's OpenBLAS ran its SkylakeX kernels in
-the randomized SVD of Zero-shot's class embeddings; it is pinned to its Haswell kernels, which
-AMD Zen runs by default. Each record stores the kernels it
-actually ran with (`record_settings`), and the exact gate refuses, rather than fails, a
-comparison of records made under other kernels than the reference's.
+every x86 kind to the same kernel families before torch or numpy chooses any (`PINNED`):
+ATen's vectorised kernels and oneDNN's JIT kernels at AVX2, which every x86-64 machine the
+suite runs on has; MKL at its COMPATIBLE branch; numpy's OpenBLAS at its Haswell kernels and
+numpy's own SIMD loops below AVX-512; and one thread per job (reductions split by thread count
+sum in another order).
+
+MKL is vendor-dependent: its AVX2 branch is Intel's only, and on an AMD CPU `MKL_CBWR=AVX2`
+runs MKL's Zen GEMM kernels instead, so references made on AMD EPYC machines failed the gate
+on Intel Xeons (8 of 160 smoke values, all Zero-shot's). Under `qemu-x86_64 -cpu EPYC-Rome`
+a GEMM gives Intel's bits with COMPATIBLE and Zen's with AVX2 (`tests/test_kernels.py`, the
+slow emulated-CPU test). numpy dispatches on its own, twice: its OpenBLAS (SkylakeX kernels on
+AVX-512 Xeons, Haswell ones on AMD Zen) and its ufunc loops (AVX-512 versions of exp, log,
+tanh, ...; float32 exp/log/tanh give other bits with AVX2 than without). With MKL pinned, a
+reference made on an AVX-512 Xeon still failed on an AMD EPYC in the same 8 Zero-shot values;
+torch's kernels being pinned, numpy's were the ones left on that path (an AVX2-only machine
+cannot tell which of the two moved them), so both are pinned to what every x86-64 kind with
+AVX2 runs.
+
+Each record stores the kernels it actually ran with (`record_settings`), and the exact gate
+refuses, rather than fails, a comparison of records made under other kernels than the
+reference's.
 
 This module must not import torch at import time: `pin` has to run before torch picks its
 kernels (run_all.py calls it first; worker processes inherit the environment).
@@ -34,7 +40,8 @@ from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-#: environment variable -> value; read by torch / oneDNN / MKL when they first dispatch.
+#: environment variable -> value; read by torch / oneDNN / MKL / OpenBLAS / numpy when they
+#: first dispatch.
 PINNED: Mapping[str, str] = {
     "ATEN_CPU_CAPABILITY": "avx2",    # ATen's vectorised CPU kernels (torch)
     "ONEDNN_MAX_CPU_ISA": "AVX2",     # oneDNN (convolutions, some matmuls)
@@ -46,6 +53,11 @@ PINNED: Mapping[str, str] = {
     # solvers): a DYNAMIC_ARCH build runs SkylakeX kernels on AVX-512 Intel CPUs and Haswell
     # kernels on AVX2 Intel and on AMD Zen, so name the one every x86-64 kind can run.
     "OPENBLAS_CORETYPE": "Haswell",
+    # numpy's own SIMD loops (exp, log, tanh, ... of float32 / float64 arrays) dispatch up to
+    # AVX-512 where present; these are its AVX-512 targets, by the names of numpy >= 2.3 and of
+    # earlier releases (a name a release does not know is ignored with an ImportWarning).
+    "NPY_DISABLE_CPU_FEATURES": ("X86_V4 AVX512_ICL AVX512_SPR AVX512F AVX512CD AVX512_KNL "
+                                 "AVX512_KNM AVX512_SKX AVX512_CLX AVX512_CNL"),
 }
 #: the options that ask for a bit-for-bit comparison (or make what one is compared with)
 COMPARED_OPTIONS = ("--exact", "--save-reference")

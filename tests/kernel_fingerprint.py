@@ -65,8 +65,19 @@ def _numpy_fingerprint() -> dict[str, str]:
     a, b = rng.standard_normal((257, 301)), rng.standard_normal((301, 123))
     counts = scipy.sparse.random(400, 300, density=0.05, random_state=0, format="csr")
     svd = TruncatedSVD(20, algorithm="randomized", n_iter=7, random_state=0).fit(counts)
+    f = a.astype(np.float32)
     return {"numpy gemm": _digest(torch.from_numpy(a @ b)),
-            "randomized SVD": _digest(torch.from_numpy(svd.components_))}
+            "randomized SVD": _digest(torch.from_numpy(svd.components_)),
+            "numpy exp/log/tanh": _digest(*(torch.from_numpy(np.ascontiguousarray(v)) for v in
+                                            (np.exp(a), np.log(np.abs(a)), np.exp(f),
+                                             np.log(np.abs(f)), np.tanh(f))))}
+
+
+def numpy_simd_targets() -> list[str]:
+    """The SIMD targets numpy's ufunc loops may dispatch to on this CPU, as enabled."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return [name for name in __cpu_dispatch__ if __cpu_features__.get(name)]
 
 
 def openblas_kernels() -> list[str]:
@@ -77,4 +88,5 @@ def openblas_kernels() -> list[str]:
 
 if __name__ == "__main__":
     print(json.dumps({"capability": torch.backends.cpu.get_cpu_capability(),
-                      "openblas": openblas_kernels(), **fingerprint()}))
+                      "openblas": openblas_kernels(), "numpy simd": numpy_simd_targets(),
+                      **fingerprint()}))

@@ -107,6 +107,21 @@ def test_pinned_numpy_blas_runs_the_kernels_every_x86_kind_has():
     assert other["randomized SVD"] != pinned["randomized SVD"]
 
 
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="numpy's x86 SIMD targets")
+def test_pinned_numpy_loops_never_run_avx512():
+    """numpy's ufunc loops dispatch up to AVX-512 where the CPU has it; under the pin they stop
+    below it on every x86 kind. The control shows the SIMD level sets the bits: without AVX2
+    (X86_V3) numpy's float32 exp/log/tanh differ from its AVX2 loops."""
+    pinned = _fingerprint(dict(kernels.PINNED))
+    assert not [t for t in pinned["numpy simd"] if "512" in t or t == "X86_V4"], pinned
+    if "X86_V3" not in pinned["numpy simd"]:
+        pytest.skip("this CPU has no AVX2 loops in numpy to compare with")
+    features = kernels.PINNED["NPY_DISABLE_CPU_FEATURES"] + " X86_V3"
+    without_avx2 = _fingerprint({**kernels.PINNED, "NPY_DISABLE_CPU_FEATURES": features})
+    assert "X86_V3" not in without_avx2["numpy simd"]
+    assert without_avx2["numpy exp/log/tanh"] != pinned["numpy exp/log/tanh"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("qemu-x86_64") is None or platform.machine() != "x86_64",
                     reason="needs qemu-x86_64 (Debian: apt install qemu-user) on x86_64")
