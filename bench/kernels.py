@@ -96,12 +96,29 @@ def pinned_if_compared(argv: Sequence[str]) -> Iterator[bool]:
                 os.environ[name] = value
 
 
+def cpu_kind(cpuinfo: str | None = None) -> str:
+    """The CPU's vendor and widest SIMD family, e.g. "AuthenticAMD avx2" or "GenuineIntel
+    avx512" (from /proc/cpuinfo; "unknown" where there is none): the pins make runs
+    bit-identical within a kind, but not across these two (see the module docstring)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as f:
+                cpuinfo = f.read(1 << 16)
+        except OSError:
+            return "unknown"
+    fields = dict(line.split(":", 1) for line in cpuinfo.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    vendor, flags = fields.get("vendor_id", "unknown"), set(fields.get("flags", "").split())
+    simd = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "pre-avx2"
+    return f"{vendor} {simd}" if flags else vendor
+
+
 def record_settings() -> dict[str, Any]:
-    """What a record stores: the ATen capability torch runs with in this process, and the
-    pinned variables as set (None when unset)."""
+    """What a record stores: the CPU kind, the ATen capability torch runs with in this
+    process, and the pinned variables as set (None when unset)."""
     import torch
 
-    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    return {"cpu_kind": cpu_kind(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "kernels": {name: os.environ.get(name) for name in PINNED}}
 
 

@@ -53,10 +53,10 @@ REFERENCE_COLUMNS = ("experiment", "dataset", "method", *PARAM_COLUMNS, "seed", 
                      *METRICS, "key")
 NO_SUCCESS = "FAILED (no successful seed)"
 ENV_FIELDS = ("git_commit", "git_dirty", "torch", "numpy", "python", "machine", "device",
-              "threads", "dtype", "cpu_capability", "kernels")
+              "threads", "dtype", "cpu_kind", "cpu_capability", "kernels")
 #: environment fields whose difference may change the last bits of a value
 BITS_FIELDS = ("torch", "numpy", "python", "machine", "device", "threads", "dtype",
-               "cpu_capability", "kernels")
+               "cpu_kind", "cpu_capability", "kernels")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,16 +440,16 @@ def environment_notes(meta: Mapping[str, Any], env: Mapping[str, Sequence[Any]])
 
 
 #: what must match for an exact comparison to mean anything: else it is refused, not failed
-EXACT_FIELDS = ("torch", "device", "dtype", "threads", "cpu_capability", "kernels")
+EXACT_FIELDS = ("torch", "device", "dtype", "threads", "cpu_kind", "cpu_capability", "kernels")
 
 
 def check_exact_comparable(meta: Mapping[str, Any], env: Mapping[str, Sequence[Any]],
                            path: Path) -> None:
     """--exact compares last bits, which depend on torch, the device, the precision, the
-    thread count and the CPU kernels (bench.kernels) as well as on the code. Where any of
-    these differs between the reference and the run, a changed value says nothing about the
-    code, so the comparison is refused with a UserError naming the difference (a reference
-    made before a field was recorded is not checked on it)."""
+    thread count, the CPU kind and the CPU kernels (bench.kernels) as well as on the code.
+    Where any of these differs between the reference and the run, a changed value says
+    nothing about the code, so the comparison is refused with a UserError naming the
+    difference (a reference made before a field was recorded is not checked on it)."""
     for name in EXACT_FIELDS:
         theirs = meta.get(name)
         ours = [v for v in env.get(name, ()) if v is not None]

@@ -54,10 +54,13 @@ def test_records_say_which_kernels_they_ran_with(tmp_path, monkeypatch):
 
 
 def test_exact_check_refuses_records_made_with_other_kernels():
-    meta = {"threads": 1, "cpu_capability": "AVX2", "kernels": dict(kernels.PINNED)}
-    same = {"threads": [1], "cpu_capability": ["AVX2"], "kernels": [dict(kernels.PINNED)]}
+    meta = {"threads": 1, "cpu_capability": "AVX2", "kernels": dict(kernels.PINNED),
+            "cpu_kind": "AuthenticAMD avx2"}
+    same = {"threads": [1], "cpu_capability": ["AVX2"], "kernels": [dict(kernels.PINNED)],
+            "cpu_kind": ["AuthenticAMD avx2"]}
     regress.check_exact_comparable(meta, same, Path("ref.json"))  # no error
     for field, value in (("cpu_capability", "AVX512"), ("threads", 2),
+                         ("cpu_kind", "GenuineIntel avx512"),
                          ("kernels", dict.fromkeys(kernels.PINNED))):
         with pytest.raises(UserError, match=f"run's {field} .* differs from the reference's"):
             regress.check_exact_comparable(meta, {**same, field: [value]}, Path("ref.json"))
@@ -66,14 +69,24 @@ def test_exact_check_refuses_records_made_with_other_kernels():
 
 def test_committed_smoke_reference_is_reproduced_bit_for_bit(tmp_path):
     """CI's gate, in pytest: a fresh smoke run of the text suite, with the kernels pinned by
-    run_all.py itself, reproduces every value of the committed reference on any x86 kind."""
+    run_all.py itself, reproduces every value of the committed reference on a CPU of the
+    reference's kind (vendor and widest SIMD family). On another kind `--exact` is refused (an
+    AVX-512 Xeon and an AMD EPYC differ in 8 Zero-shot values under the pin, README), so there
+    the run must pass the statistical gate instead, and the bit-for-bit part is skipped."""
+    reference_kind = json.loads(REFERENCE.read_text())["meta"].get("cpu_kind")
+    same_kind = reference_kind in (None, kernels.cpu_kind())
+    exact = ["--exact"] if same_kind else []
     run = subprocess.run(
         [sys.executable, "run_all.py", "--suite", "stackoverflow", "--scale", "smoke",
-         "--out", str(tmp_path), "--check", str(REFERENCE), "--exact"],
+         "--out", str(tmp_path), "--check", str(REFERENCE), *exact],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
         env={k: v for k, v in os.environ.items() if k not in kernels.PINNED})
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "values are bit-identical" in run.stdout and "PASS" in run.stdout
+    assert "PASS" in run.stdout
+    if not same_kind:
+        pytest.skip(f"reference made on a {reference_kind} CPU, this is a {kernels.cpu_kind()}: "
+                    "statistical gate passed; bits are compared within a CPU kind")
+    assert "values are bit-identical" in run.stdout
     report = (tmp_path / "stackoverflow-smoke" / "report.md").read_text()
     assert "pinned for exact comparison" in report
 
@@ -160,3 +173,13 @@ def test_jobs_limit_numpy_blas_threads_as_torch_threads():
     assert run.returncode == 0, run.stderr[-2000:]
     threads = json.loads(run.stdout)
     assert len(threads) >= 2 and set(threads) == {1}, threads
+
+
+def test_cpu_kind_names_the_vendor_and_the_widest_simd_family():
+    intel = "vendor_id\t: GenuineIntel\nflags\t\t: fpu sse2 avx avx2 avx512f avx512bw\n"
+    amd = "vendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx avx2\n"
+    assert kernels.cpu_kind(intel) == "GenuineIntel avx512"
+    assert kernels.cpu_kind(amd) == "AuthenticAMD avx2"
+    old = "vendor_id : GenuineIntel\nflags : sse2 avx\n"
+    assert kernels.cpu_kind(old) == "GenuineIntel pre-avx2"
+    assert kernels.cpu_kind("processor : 0\n") == "unknown"
