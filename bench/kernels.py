@@ -14,20 +14,25 @@ numpy's own SIMD loops below AVX-512; and one thread per job (reductions split b
 sum in another order).
 
 MKL is vendor-dependent: its AVX2 branch is Intel's only, and on an AMD CPU `MKL_CBWR=AVX2`
-runs MKL's Zen GEMM kernels instead, so references made on AMD EPYC machines failed the gate
-on Intel Xeons (8 of 160 smoke values, all Zero-shot's). Under `qemu-x86_64 -cpu EPYC-Rome`
-a GEMM gives Intel's bits with COMPATIBLE and Zen's with AVX2 (`tests/test_kernels.py`, the
-slow emulated-CPU test). numpy dispatches on its own, twice: its OpenBLAS (SkylakeX kernels on
-AVX-512 Xeons, Haswell ones on AMD Zen) and its ufunc loops (AVX-512 versions of exp, log,
-tanh, ...; float32 exp/log/tanh give other bits with AVX2 than without). With MKL pinned, a
-reference made on an AVX-512 Xeon still failed on an AMD EPYC in the same 8 Zero-shot values;
-torch's kernels being pinned, numpy's were the ones left on that path (an AVX2-only machine
-cannot tell which of the two moved them), so both are pinned to what every x86-64 kind with
-AVX2 runs.
+runs MKL's Zen GEMM kernels instead. Under `qemu-x86_64 -cpu EPYC-Rome` a GEMM gives Intel's
+bits with COMPATIBLE and Zen's with AVX2 (`tests/test_kernels.py`, the slow emulated-CPU test).
+numpy dispatches on its own, twice: its OpenBLAS (SkylakeX kernels on AVX-512 Xeons, Haswell
+ones on AMD Zen; a randomized SVD and a float64 GEMM give other bits under another family) and
+its ufunc loops (AVX-512 versions of exp, log, tanh, ...; float32 exp/log/tanh give other
+bits with AVX2 than without). Both are pinned to what every x86-64 kind with AVX2 runs.
+
+Not every CPU kind computes alike even so: a smoke reference made on an AVX-512 Intel Xeon
+under the MKL/ATen/oneDNN pin differed on an AMD EPYC (AVX2) in 8 values, all Zero-shot's,
+every other method's 152 bit-identical. On the EPYC, neither OpenBLAS's kernel family nor
+numpy's SIMD level moves those 8 values, and emulated Intel and AMD CPUs without AVX-512
+(qemu) compute them alike, so the difference comes from something only the real hardware
+shows (AVX-512 or the vendor); it is not found. Records therefore name their CPU kind
+(`cpu_kind`: vendor and widest SIMD family), and the exact gate compares a run only with a
+reference of the same kind.
 
 Each record stores the kernels it actually ran with (`record_settings`), and the exact gate
-refuses, rather than fails, a comparison of records made under other kernels than the
-reference's.
+refuses, rather than fails, a comparison of records made under other kernels or on another
+CPU kind than the reference's.
 
 This module must not import torch at import time: `pin` has to run before torch picks its
 kernels (run_all.py calls it first; worker processes inherit the environment).
