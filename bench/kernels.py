@@ -54,7 +54,7 @@ PINNED: Mapping[str, str] = {
     # is the one branch MKL runs alike on Intel and AMD CPUs: its AVX2 branch exists on Intel
     # only, and an AMD CPU asked for it runs its own Zen kernels instead.
     "MKL_CBWR": "COMPATIBLE,STRICT",
-    # numpy's and scipy's OpenBLAS (TruncatedSVD of Zero-shot's class embeddings, scikit-learn's
+    # numpy's and scipy's OpenBLAS (TruncatedSVD of Zero-shot's semantic nodes, scikit-learn's
     # solvers): a DYNAMIC_ARCH build runs SkylakeX kernels on AVX-512 Intel CPUs and Haswell
     # kernels on AVX2 Intel and on AMD Zen, so name the one every x86-64 kind can run.
     "OPENBLAS_CORETYPE": "Haswell",

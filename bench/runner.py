@@ -218,8 +218,8 @@ def fit_method(split: Split, spec: MethodSpec, params: Mapping[str, Any], seed: 
 def limit_threads(n: int) -> None:
     """`n` threads for torch and for every BLAS / OpenMP pool numpy and scipy loaded (their
     OpenBLAS starts one thread per core): workers x threads stay within the cores, and a
-    randomized SVD (Zero-shot's class embeddings) sums alike on machines with other core
-    counts (1 vs 2 OpenBLAS threads gave other bits)."""
+    randomized SVD (Zero-shot's `nodes="semantic"` class embeddings) sums alike on machines
+    with other core counts (1 vs 2 OpenBLAS threads gave other bits)."""
     import scipy.linalg  # noqa: F401  (loads scipy's own OpenBLAS, so that it is limited too)
     from threadpoolctl import threadpool_limits
 
