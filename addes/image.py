@@ -122,7 +122,7 @@ class ImageDecoder(nn.Module):
     def log_variance(self) -> torch.Tensor:
         return self.logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
-    def relaxed(self, z: torch.Tensor, y: torch.Tensor, *_ignored) -> torch.Tensor:
+    def relaxed(self, z: torch.Tensor, y: torch.Tensor, *_ignored, **_ignored_kw) -> torch.Tensor:
         """Eq. 9 for images: the (differentiable) mean image; no relaxation is needed."""
         return self(z, y)
 

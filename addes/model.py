@@ -36,6 +36,10 @@ Deviations for "ADDES+" (issue 13), each an option, off in the published model:
   latent dimension at least that many nats over a batch (Kingma et al. 2016), against the
   collapse of z that issue 13's diagnostics find in every configuration (no dimension with
   KL > 0.01): z free to carry content, so that paired decodes share more than the labels.
+- `relax="gumbel"` (`Decoder.relaxed`): Eq. 9's decoding by straight-through Gumbel-softmax
+  (one drawn word per step forward, soft gradients) instead of feeding back soft mixtures.
+- `independence` (of `loss_consistency`): Hu et al. 2017's independence constraint, the fixed
+  encoder re-encodes Eq. 9's decoded x^ and -log q_E(z|x^) joins L_cons.
 - `coupled_target_prior`: a noisy-OR p(y_t|y_s, G) over the Eq. 18 links, used by Eq. 7 (with
   q_C's soft y_s) and by Eq. 9's prior draws instead of per-class independence (the MJSynth
   word graph: its forest's p(y_t|y_s) instead of the noisy-OR).
@@ -45,6 +49,7 @@ as input channels); generation from the posterior is `ADDESGenerator.sample_post
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -253,19 +258,38 @@ def frozen(params: Iterable[nn.Parameter]) -> Iterator[None]:
 
 def loss_consistency(model: ADDES, n: int, length: int, tau: float, top_k: int,
                      generator: torch.Generator, labels: tuple[torch.Tensor, torch.Tensor]
-                     | None = None, classifier_grad: bool = True) -> torch.Tensor:
+                     | None = None, classifier_grad: bool = True,
+                     relax: str = "softmax", independence: float = 0.0) -> torch.Tensor:
     """Eq. 9, L_cons = E_{p(y_s,y_t) p_D(x^|...)} [-log q_C(y_s, y_t|x^, G)]: labels and z
     (`consistency_labels`; by default the prior p(y_s, y_t|G) and z ~ N(0, I)), soft
-    decoding, BCE of q_C against the labels. `classifier_grad=False`: q_C is held fixed in
-    this term (Hu et al. 2017); only the decoder learns from it."""
+    decoding (`relax`: "softmax", Hu et al. 2017's, or "gumbel", straight-through
+    Gumbel-softmax, `Decoder.relaxed`), BCE of q_C against the labels.
+    `classifier_grad=False`: q_C is held fixed in this term (Hu et al. 2017); only the decoder
+    learns from it. `independence` > 0 adds that weight times Hu et al. 2017's independence
+    constraint on the same decoded batch, -log q_E(z|x^) with the encoder held fixed
+    (`latent_nll`): the decoder must write z into x^ too, so the labels have to carry what z
+    does not (alpha of Eq. 11 weighs both terms; text needs relax="gumbel", whose sequences
+    the encoder reads exactly)."""
     y, z = consistency_labels(model, n, generator) if labels is None else labels
-    soft_x = model.decoder.relaxed(z, y, length, tau, top_k)
+    soft_x = model.decoder.relaxed(z, y, length, tau, top_k, relax=relax, generator=generator)
     if classifier_grad:
         logits = model.classify(soft_x)
     else:
         with frozen(model.classifier_parameters()):
             logits = model.classify(soft_x)
-    return F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(dim=1).mean()
+    loss = F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(dim=1).mean()
+    if independence > 0:
+        with frozen(model.encoder.parameters()):
+            mu, logvar = model.encoder(soft_x)
+        loss = loss + independence * latent_nll(z, mu, logvar).mean()
+    return loss
+
+
+def latent_nll(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """-log N(z; mu, diag(exp logvar)) summed over the latent dimension, per example [B]."""
+    mu, logvar = mu.float(), logvar.float()
+    return 0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar
+                  + math.log(2 * math.pi)).sum(dim=-1)
 
 
 def loss_inexact(logits_c: torch.Tensor, y_s: torch.Tensor) -> torch.Tensor:

@@ -48,6 +48,20 @@ def decoder_io(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return inputs, target
 
 
+RELAXATIONS = ("softmax", "gumbel")  # Eq. 9's relaxed decoding: Hu et al. 2017's, or ST Gumbel
+
+
+def gumbel_noise(like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard Gumbel noise -log(-log U) of `like`'s shape (U clamped away from 0 and 1)."""
+    u = torch.rand(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+    return -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-7)))
+
+
+def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+    """`hard`'s value with `soft`'s gradient (Bengio et al. 2013's straight-through estimator)."""
+    return hard + (soft - soft.detach())
+
+
 class SoftTokens(NamedTuple):
     """A soft sequence: at each position, word ids [B, L, k] with probabilities [B, L, k] (a
     full distribution when k = V: `SoftTokens.dense`), and the probability of EOS [B, L]."""
@@ -73,10 +87,18 @@ class Encoder(nn.Module):
         self.to_mu = nn.Linear(2 * hidden, latent)
         self.to_logvar = nn.Linear(2 * hidden, latent)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        lengths = lengths_of(x).clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(self.embedding(x), lengths, batch_first=True,
-                                                   enforce_sorted=False)
+    def forward(self, x: torch.Tensor | SoftTokens) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: int64 ids [B, L], or a generated sequence (`SoftTokens`, for Hu et al. 2017's
+        independence constraint): its words embedded as probs @ embedding and its length the
+        number of positions before the first EOS, exact for the one-hot forward values of
+        straight-through Gumbel decoding (`Decoder.relaxed(relax="gumbel")`)."""
+        if isinstance(x, SoftTokens):
+            e = (x.probs.unsqueeze(3) * self.embedding(x.ids)).sum(dim=2)
+            lengths = torch.cumprod(1 - x.eos.detach(), dim=1).sum(dim=1).round().long()
+        else:
+            e, lengths = self.embedding(x), lengths_of(x)
+        packed = nn.utils.rnn.pack_padded_sequence(e, lengths.clamp(min=1).cpu(),
+                                                   batch_first=True, enforce_sorted=False)
         _, h_n = self.gru(packed)  # [2, B, H]
         h = torch.cat([h_n[0], h_n[1]], dim=1)
         return self.to_mu(h), self.to_logvar(h)
@@ -144,7 +166,8 @@ class Decoder(nn.Module):
         return self.out(h_tilde), h
 
     def relaxed(self, z: torch.Tensor, y: torch.Tensor, length: int, tau: float,
-                top_k: int) -> SoftTokens:
+                top_k: int, relax: str = "softmax",
+                generator: torch.Generator | None = None) -> SoftTokens:
         """Differentiable free-running decoding for Eq. 9 (Hu et al. 2017): each step feeds
         back the soft word distribution softmax(logits / tau), truncated to its `top_k` most
         probable words and renormalised (a speed choice: the dense probs @ embedding.weight
@@ -152,17 +175,33 @@ class Decoder(nn.Module):
         embeddings are detached from the embedding table, and the output projection's weights
         from this path: gradients reach the decoder's conditioning, attention and GRU through the
         probabilities, while the per-step dense [V, E] and [V, H] weight gradients, which would
-        dominate the step's time, are skipped (both tables learn from reconstruction)."""
+        dominate the step's time, are skipped (both tables learn from reconstruction).
+
+        `relax="gumbel"` (a deviation, issue 13's suspect 4; Jang et al. 2017): straight-through
+        Gumbel-softmax. Each step draws one word from softmax(logits) (Gumbel-max, noise from
+        `generator`), feeds back and scores exactly that word (a one-hot forward value, as in
+        sampling), while gradients flow through softmax((logits + g) / tau) over the top-k
+        words of the perturbed distribution. q_C then judges sequences the sampler can produce,
+        not high-entropy mixtures that no sampled title reproduces."""
+        if relax not in RELAXATIONS:
+            raise ValueError(f"relax must be one of {RELAXATIONS}, not {relax!r}")
         h, memory, context = self.condition(z, y)
         table = self.embedding.weight.detach()
         e = table[torch.full((z.shape[0],), BOS, dtype=torch.long, device=z.device)]
         steps = []
         for _ in range(length):
             logits, h = self._step(e, context, h, memory, frozen_out=True)
+            if relax == "gumbel":
+                logits = logits + gumbel_noise(logits, generator)
             p = torch.softmax(logits / tau, dim=1)
             top_p, top_i = p.topk(min(top_k, p.shape[1]), dim=1)
             top_p = top_p / top_p.sum(dim=1, keepdim=True)
-            steps.append((top_p, top_i, p[:, EOS]))
+            eos = p[:, EOS]
+            if relax == "gumbel":  # forward: the drawn word (topk's first); backward: top_p's
+                top_p = straight_through(F.one_hot(torch.zeros_like(top_i[:, 0]), top_p.shape[1])
+                                         .to(top_p.dtype), top_p)
+                eos = straight_through((top_i[:, 0] == EOS).to(eos.dtype), eos)
+            steps.append((top_p, top_i, eos))
             e = (top_p.unsqueeze(2) * table[top_i]).sum(dim=1)
         probs, ids, eos = (torch.stack(t, dim=1) for t in zip(*steps, strict=True))
         return SoftTokens(probs, ids, eos)

@@ -25,7 +25,9 @@ Options of "ADDES+" (issue 13; off by default, each in addes/model.py or addes/t
 in every decoder step's input), `label_prior="coupled"` (noisy-OR p(y_t|y_s, G) in Eq. 7 and
 Eq. 9; D_s's "coupled" label sampling draws from it too), `detach_labels` (q_C's soft labels
 reach the decoder without a gradient), `free_bits` (KL_z floored per latent dimension, Kingma
-et al. 2016: against the collapse of z). `fit` also records q_C's validation
+et al. 2016: against the collapse of z), `cons_relax="gumbel"` (Eq. 9 decoded by
+straight-through Gumbel-softmax), `independence` (Hu et al. 2017's independence constraint:
+the fixed encoder must recover z from Eq. 9's decoded x). `fit` also records q_C's validation
 AP against Eq. 19 targets after each phase (`phase_val_ap_`), a diagnostic.
 
 Both modalities share this class and its training loop; the modality comes from the inputs
@@ -60,7 +62,7 @@ from addes.model import (
     loss_total,
     loss_unlabeled,
 )
-from addes.text import reparameterize
+from addes.text import RELAXATIONS, reparameterize
 from addes.training import TrainConfig, autocast, make_optimizer
 
 LABEL_STRATEGIES = ("prior", "resample", "tied", "coupled", "posterior")
@@ -101,6 +103,8 @@ class ADDESConfig:
     label_prior: str = "independent"  # "coupled": noisy-OR p(y_t|y_s, G), Eq. 7 and Eq. 9
     detach_labels: bool = False  # q_C's soft labels reach the decoder without a gradient
     free_bits: float = 0.0  # > 0: KL_z per latent dimension floored at this (nats, a batch)
+    cons_relax: str = "softmax"  # "gumbel": Eq. 9 by straight-through Gumbel-softmax (text)
+    independence: float = 0.0  # > 0: Hu et al. 2017's -log q_E(z|x^) in L_cons, this weight
 
     def __post_init__(self):
         if self.label_prior not in LABEL_PRIORS:
@@ -108,6 +112,11 @@ class ADDESConfig:
                              f"{self.label_prior!r}")
         if self.free_bits < 0:
             raise ValueError(f"free_bits must be >= 0, not {self.free_bits!r}")
+        if self.cons_relax not in RELAXATIONS:
+            raise ValueError(f"cons_relax must be one of {RELAXATIONS}, not "
+                             f"{self.cons_relax!r}")
+        if self.independence < 0:
+            raise ValueError(f"independence must be >= 0, not {self.independence!r}")
         if self.cons_labels not in ("prior", "paired"):
             raise ValueError(f"cons_labels must be 'prior' or 'paired', not "
                              f"{self.cons_labels!r}")
@@ -165,6 +174,9 @@ class ADDESGenerator:
         if len(unlabeled) == 0 or len(labeled) == 0:
             raise ValueError(f"ADDES needs labeled and unlabeled examples; got |D_l| = "
                              f"{len(labeled)}, |D_u| = {len(unlabeled)}")
+        if cfg.independence > 0 and labeled.modality == "text" and cfg.cons_relax != "gumbel":
+            raise ValueError("the independence constraint re-encodes Eq. 9's decoded titles: "
+                             "text needs cons_relax='gumbel' (one word per step)")
         torch.manual_seed(self.seed)
         self.graph_, self.vocab_ = graph, labeled.vocab
         self.modality_ = labeled.modality
@@ -257,7 +269,8 @@ class ADDESGenerator:
         labels = consistency_labels(model, cfg.cons_batch, gen, cfg.cons_labels, ys,
                                     cfg.coupled_eps)
         l_cons = loss_consistency(model, cfg.cons_batch, self.cons_len_, cfg.cons_tau,
-                                  cfg.cons_top_k, gen, labels, cfg.cons_classifier_grad)
+                                  cfg.cons_top_k, gen, labels, cfg.cons_classifier_grad,
+                                  cfg.cons_relax, cfg.independence)
         l_cs = loss_inexact(logits_c, ys) if with_cs else torch.zeros((), device=ys.device)
         return loss_total(loss_generative(l_l, l_u), l_cons, l_cs, cfg.alpha, cfg.beta)
 

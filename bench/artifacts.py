@@ -56,7 +56,8 @@ OPTION_FIELDS = {"per_token": bool, "cons_classifier_grad": bool, "cons_labels":
                  "label_input": bool, "label_prior": str, "epochs_classifier": int,
                  "epochs_vae": int, "epochs_joint": int, "lr": float, "kl_anneal_steps": int,
                  "word_dropout": float, "detach_labels": bool, "alpha": float,
-                 "free_bits": float}
+                 "free_bits": float, "cons_relax": str, "cons_tau": float,
+                 "independence": float}
 # "ADDES+": the published ADDES (GCN classifier) with these options (README, "Conditioning
 # diagnostics and ADDES+"): of issue 13's validation table (seed 0, SO-1, quick), the
 # combination with the largest conditioning gaps and the best D_e + D_s validation mAP among

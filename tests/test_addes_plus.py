@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from addes.data import Inputs
+from addes.data import EOS, Inputs
 from addes.graph import ClassGraph
 from addes.model import (
     ADDES,
@@ -17,11 +17,13 @@ from addes.model import (
     coupled_target_prior,
     gaussian_kl,
     label_prior,
+    latent_nll,
     loss_consistency,
     loss_labeled,
     loss_unlabeled,
     smoothed_target_prior,
 )
+from addes.text import SoftTokens
 from addes.train import ADDESConfig, ADDESGenerator
 from bench import artifacts
 from bench.conditioning import (
@@ -249,6 +251,96 @@ def test_stop_gradient_leaves_q_c_unchanged_by_an_optimiser_step_on_l_cons():
     opt.step()
     assert all(torch.equal(a, p) for a, p in zip(before, model.classifier_parameters(),
                                                   strict=True))
+
+
+def test_gumbel_relaxation_feeds_one_drawn_word_forward_and_soft_gradients_back():
+    """Straight-through Gumbel-softmax (cons_relax="gumbel"): each step's forward value is one
+    word (one-hot over the kept words, EOS exactly 0 or 1), the draw follows the noise, the
+    words drawn are those of the decoder's own softmax (not always the argmax), and Eq. 9's
+    loss still sends finite gradients into the decoder."""
+    _, y_s = _tiny_batch()
+    model = tiny_model(y_s.numpy())
+    y = torch.cat([y_s, torch.ones(len(y_s), 1)], dim=1)
+    z = torch.randn(len(y), model.latent, generator=torch.Generator().manual_seed(0))
+    soft = model.decoder.relaxed(z, y, 5, 1.0, 4)
+    hard = model.decoder.relaxed(z, y, 5, 1.0, 4, relax="gumbel",
+                                 generator=torch.Generator().manual_seed(1))
+    assert not torch.equal(soft.probs[:, :, 0], torch.ones_like(soft.probs[:, :, 0]))
+    assert torch.equal(hard.probs[:, :, 0], torch.ones_like(hard.probs[:, :, 0]))
+    assert torch.equal(hard.probs[:, :, 1:], torch.zeros_like(hard.probs[:, :, 1:]))
+    assert set(hard.eos.unique().tolist()) <= {0.0, 1.0}
+    again = model.decoder.relaxed(z, y, 5, 1.0, 4, relax="gumbel",
+                                  generator=torch.Generator().manual_seed(1))
+    other = model.decoder.relaxed(z, y, 5, 1.0, 4, relax="gumbel",
+                                  generator=torch.Generator().manual_seed(2))
+    assert torch.equal(hard.ids[:, :, 0], again.ids[:, :, 0])
+    assert not torch.equal(hard.ids[:, :, 0], other.ids[:, :, 0])
+    assert not torch.equal(hard.ids[:, 0, 0], soft.ids[:, 0, 0])  # a draw, not the argmax
+    loss = loss_consistency(model, 4, 5, 1.0, 4, torch.Generator().manual_seed(0),
+                            classifier_grad=False, relax="gumbel")
+    loss.backward()
+    assert torch.isfinite(loss) and loss > 0
+    grads = [p.grad for p in model.decoder.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+    with pytest.raises(ValueError, match="relax"):
+        model.decoder.relaxed(z, y, 5, 1.0, 4, relax="hard")
+    with pytest.raises(ValueError, match="cons_relax"):
+        ADDESConfig(cons_relax="hard")
+    assert artifacts.parse_options("cons_relax=gumbel,cons_tau=0.5") == {
+        "cons_relax": "gumbel", "cons_tau": 0.5}
+
+
+def test_latent_nll_is_the_gaussian_log_density_by_hand():
+    z, mu, logvar = torch.tensor([[1.0, -2.0]]), torch.tensor([[0.5, 0.0]]), torch.tensor(
+        [[0.0, np.log(4.0)]])
+    by_hand = -(np.log(np.exp(-0.25 / 2) / np.sqrt(2 * np.pi))
+                + np.log(np.exp(-4.0 / 8) / np.sqrt(2 * np.pi * 4)))
+    assert latent_nll(z, mu, logvar).item() == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_encoder_reads_a_one_hot_generated_sequence_as_the_same_title():
+    """The independence constraint re-encodes decoded titles: a one-hot SoftTokens (what
+    straight-through Gumbel decoding gives forward) of a title, EOS after its words, encodes
+    exactly as its token ids do."""
+    x, y_s = _tiny_batch()
+    model = tiny_model(y_s.numpy())
+    length = x.shape[1] + 1
+    ids = torch.cat([x, torch.zeros(len(x), 1, dtype=x.dtype)], dim=1)
+    n_words = (x != 0).sum(dim=1)
+    ids[torch.arange(len(x)), n_words] = EOS
+    eos = (ids == EOS).float()
+    soft = SoftTokens(torch.ones(len(x), length, 1), ids.unsqueeze(2), eos)
+    for a, b in zip(model.encoder(x), model.encoder(soft), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_independence_constraint_adds_a_positive_term_trains_the_decoder_not_the_encoder():
+    _, y_s = _tiny_batch()
+    model = tiny_model(y_s.numpy())
+
+    def cons(independence):
+        model.zero_grad(set_to_none=True)
+        return loss_consistency(model, 4, 5, 1.0, 4, torch.Generator().manual_seed(0),
+                                classifier_grad=False, relax="gumbel",
+                                independence=independence)
+
+    plain = cons(0.0)
+    with_z = cons(0.5)
+    assert torch.isfinite(with_z) and with_z > plain
+    with_z.backward()
+    encoder_only = [p for n, p in model.encoder.named_parameters() if "embedding" not in n]
+    assert all(p.grad is None for p in encoder_only)
+    assert all(p.requires_grad for p in model.encoder.parameters())  # restored
+    assert model.decoder.z_slots.weight.grad.abs().sum() > 0
+    text = toy_titles(np.concatenate([y_s.numpy(), np.zeros((len(y_s), 1))], axis=1),
+                      np.random.default_rng(0))
+    with pytest.raises(ValueError, match="gumbel"):
+        ADDESGenerator(ADDESConfig(independence=0.5, embed_dim=8, hidden=8, latent=4),
+                       seed=0).fit(text, y_s.numpy(), text, toy_graph(y_s.numpy()), None)
+    with pytest.raises(ValueError, match="independence"):
+        ADDESConfig(independence=-1.0)
+    assert artifacts.parse_options("independence=0.5") == {"independence": 0.5}
 
 
 def test_generator_options_parse_and_key_only_when_given():

@@ -186,6 +186,19 @@ def test_image_stop_gradient_keeps_q_c_out_of_l_cons(mj_split):
                for p in model.classifier_parameters())
 
 
+def test_image_independence_constraint_re_encodes_the_decoded_image(mj_split):
+    torch.manual_seed(0)
+    model = _model(mj_split)
+    plain = loss_consistency(model, 4, 0, 1.0, 0, torch.Generator().manual_seed(0))
+    with_z = loss_consistency(model, 4, 0, 1.0, 0, torch.Generator().manual_seed(0),
+                              independence=1.0)
+    assert torch.isfinite(with_z) and with_z > plain
+    model.zero_grad(set_to_none=True)
+    with_z.backward()
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert model.decoder.project.weight.grad.abs().sum() > 0
+
+
 def test_image_coupled_prior_is_the_word_forest_at_the_rounded_y_s(mj_split):
     q_s = torch.rand(16, mj_split.graph.n_inexact, generator=torch.Generator().manual_seed(0))
     coupled = coupled_target_prior(mj_split.graph, q_s, 0.1)
