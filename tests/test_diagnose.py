@@ -151,3 +151,57 @@ def test_each_generator_configuration_gets_its_own_report_file(tmp_path):
     assert len(set(paths)) == len(configs)
     assert paths[0] == tmp_path / "diagnose-stackoverflow-1-quick-seed3.md"
     assert all(p.name.endswith("-seed3.md") for p in paths)
+
+
+def _table_record(path, seed: int, options: str, maps: dict[tuple[str, str], float],
+                  y_t_gap: float) -> str:
+    """A hand-made bench.diagnose record with conditioning numbers."""
+    rows = [{"model": m, "strategy": s, "mAP": v, "AUC": 0.5} for (m, s), v in maps.items()]
+    cond = {"y_t_gap": {"javascript": y_t_gap}, "y_t_gap_min": y_t_gap, "y_s_gap_mean": 0.01,
+            "nll": {"flip_y_t": 0.02, "nll_per_token": 6.0}, "q_C_val_AP": {"joint": 0.4}}
+    path.write_text(json.dumps({"dataset": "stackoverflow-1", "scale": "quick", "seed": seed,
+                                "variant": "ADDES+", "options": options, "selection": rows,
+                                "conditioning": cond,
+                                "linked_flip": {"javascript": {"joint": 0.1}}}))
+    return str(path)
+
+
+def test_configuration_table_tests_each_row_against_d_e_and_the_base_by_hand(tmp_path, capsys):
+    """bench.diagnose_table: per configuration, the seeds' means and paired t-tests of
+    D_e + D_s against D_e alone and of the mean of both classifiers against the base row."""
+    from scipy import stats as sps
+
+    from bench import diagnose_table
+
+    d_e = [0.60, 0.62, 0.58]
+    base, fix = [0.50, 0.55, 0.52], [0.61, 0.66, 0.60]
+    files = []
+    for seed in range(3):
+        for name, values, gap in (("", base, 0.01), ("per_token=1", fix, 0.05)):
+            maps = {(m, D_E_ALONE): d_e[seed] for m in diagnose_table.MODELS}
+            maps.update({(m, "resample"): values[seed] for m in diagnose_table.MODELS})
+            files.append(_table_record(tmp_path / f"{name or 'base'}-{seed}.json", seed, name,
+                                       maps, gap + 0.01 * seed))
+    assert diagnose_table.main(files) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "per_token=1" in x)
+    p_de = sps.ttest_rel(fix, d_e).pvalue
+    p_base = sps.ttest_rel(fix, base).pvalue
+    assert f"{np.mean(fix):.3f} ({np.mean(fix) - np.mean(d_e):+.3f}, p {p_de:.2g})" in line
+    assert f"{np.mean(fix) - np.mean(base):+.3f} (p {p_base:.2g}, Holm {p_base:.2g})" in line
+    assert "| 0,1,2 | +0.060 ± 0.010 (+0.060) |" in line
+    assert "Base: ADDES+ (D_s resample)" in out
+    assert diagnose_table.main([*files, files[0]]) == 2  # a seed twice in one configuration
+    assert diagnose_table.main(files + ["--base", "nope"]) == 2
+    assert diagnose_table.main([str(tmp_path / "absent.json")]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_configuration_table_reads_the_records_diagnose_writes(smoke_report, capsys):
+    from bench import diagnose_table
+
+    status, _, out = smoke_report
+    assert status == 0
+    assert diagnose_table.main([str(p) for p in out.glob("diagnose-*.json")]) == 0
+    table = capsys.readouterr().out
+    assert table.count("| ADDES (D_s ") == len(diagnose.DEFAULT_STRATEGIES)
