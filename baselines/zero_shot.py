@@ -85,13 +85,16 @@ class ZeroShotGCN:
                  width: float = 1.0, gcn_epochs: int = 300, gcn_lr: float = 1e-3,
                  gcn_weight_decay: float = 5e-4, config: TrainConfig = TrainConfig(),
                  seed: int = 0, features: FeatureFactory | None = None,
-                 node_inputs: NodeInputs | None = None):
+                 node_inputs: NodeInputs | None = None, gcn_restarts: int = 1):
+        if gcn_restarts < 1:
+            raise ValueError(f"gcn_restarts must be >= 1, not {gcn_restarts!r}")
         self.features = features  # None: KimCNN (text); else e.g. SDANN's features (images)
         self.vocab_size, self.embed_dim, self.maps = vocab_size, embed_dim, maps
         self.hidden = tuple(max(8, round(w * width)) for w in ORIGINAL_HIDDEN)
         self.gcn_epochs, self.gcn_lr, self.gcn_weight_decay = gcn_epochs, gcn_lr, gcn_weight_decay
         self.config, self.seed = config, seed
         self.node_inputs = node_inputs  # None: one-hot nodes (the ADDES paper's text setting)
+        self.gcn_restarts = gcn_restarts  # > 1: a deviation, see `_transfer`
 
     def fit(self, X: Inputs, Y: np.ndarray, *, graph: ClassGraph, unlabeled: Inputs | None = None,
             val: tuple[Inputs, np.ndarray] | None = None) -> ZeroShotGCN:
@@ -115,7 +118,9 @@ class ZeroShotGCN:
     def _transfer(self, graph: ClassGraph, seen: np.ndarray,
                   nodes: np.ndarray | None = None) -> torch.Tensor:
         """Stage 2: regress the normalised S weights, return the T ones [|T|, F] (and set
-        `target_bias_`)."""
+        `target_bias_`). With `gcn_restarts` = k > 1 (a deviation, for stability) k GCNs
+        from successive inits are fit to the same targets and the T direction is the mean of
+        their unit outputs, renormalised: the first is the single GCN of k = 1, bit for bit."""
         if not seen.any():
             raise ValueError("no inexact class has a positive example: nothing to transfer")
         head = self.cnn_.head
@@ -125,24 +130,33 @@ class ZeroShotGCN:
         norms = vectors.norm(dim=1, keepdim=True)
         targets = vectors / norms.clamp(min=1e-12)
         adjacency = (graph.adjacency + graph.adjacency.T) / 2
+        mask = torch.as_tensor(seen)
+        predicted = torch.stack([self._fit_gcn(adjacency, nodes, targets, mask, graph.n_inexact)
+                                 for _ in range(self.gcn_restarts)]).mean(dim=0)
+        if self.gcn_restarts > 1:
+            predicted = F.normalize(predicted, dim=1)
+        return predicted * norms[mask].mean()
+
+    def _fit_gcn(self, adjacency: np.ndarray, nodes: np.ndarray | None, targets: torch.Tensor,
+                 mask: torch.Tensor, n_inexact: int) -> torch.Tensor:
+        """One transfer GCN (the official code's) fit to the unit S weights `targets` on the
+        seen S nodes `mask`; its unit outputs at the T nodes [|T|, F]."""
         in_dim = len(adjacency) if nodes is None else nodes.shape[1]
-        gcn = GCN(symmetric_normalize(adjacency), (in_dim, *self.hidden, vectors.shape[1]),
+        gcn = GCN(symmetric_normalize(adjacency), (in_dim, *self.hidden, targets.shape[1]),
                   activation=partial(F.leaky_relu, negative_slope=0.2), node_features=nodes,
                   bias=False)
         for layer in gcn.layers:  # the original's glorot(): uniform, variance 2 / (in + out)
             torch.nn.init.xavier_uniform_(layer.linear.weight)
         optimizer = torch.optim.Adam(gcn.parameters(), lr=self.gcn_lr,
                                      weight_decay=self.gcn_weight_decay)
-        mask = torch.as_tensor(seen)
         for _ in range(self.gcn_epochs):
-            out = F.normalize(gcn()[: graph.n_inexact], dim=1)
+            out = F.normalize(gcn()[:n_inexact], dim=1)
             loss = 0.5 * (out[mask] - targets[mask]).pow(2).sum()  # tf.nn.l2_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         with torch.no_grad():
-            predicted = F.normalize(gcn()[graph.n_inexact :], dim=1)
-        return predicted * norms[mask].mean()
+            return F.normalize(gcn()[n_inexact:], dim=1)
 
     @torch.no_grad()
     def predict_proba(self, X: Inputs) -> np.ndarray:

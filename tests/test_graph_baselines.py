@@ -156,6 +156,32 @@ def test_zero_shot_target_copying_a_source_recovers_its_direction():
     assert cos[0] > 0.9, cos
 
 
+def test_zero_shot_gcn_restarts_average_unit_directions_the_first_being_the_single_gcn():
+    """gcn_restarts=k: the T direction is the renormalised mean of k GCNs' unit outputs, the
+    first of which is the k = 1 GCN (same global RNG state), so the average lies between."""
+    rng = np.random.default_rng(1)
+    x, y_s = toy_inputs(300, rng)
+    links = np.zeros((1, N_SOURCES), dtype=bool)
+    links[0, :2] = True
+    graph = ClassGraph.from_inexact_labels(y_s, tuple(f"s{k}" for k in range(N_SOURCES)),
+                                           ("t",), links)
+    y = np.concatenate([y_s, graph.estimate_targets(y_s)], axis=1)
+
+    def fitted(restarts):
+        return ZeroShotGCN(len(VOCAB), 16, 8, width=0.02, gcn_epochs=50, seed=0,
+                           gcn_restarts=restarts,
+                           config=TrainConfig(batch_size=32, max_epochs=2)).fit(x, y, graph=graph)
+
+    one, three = fitted(1), fitted(3)
+    torch.testing.assert_close(one.cnn_.head.weight, three.cnn_.head.weight)
+    norm = one.target_vectors_.norm(dim=1)
+    torch.testing.assert_close(three.target_vectors_.norm(dim=1), norm)  # rescaled alike
+    cos = F.cosine_similarity(one.target_vectors_, three.target_vectors_).item()
+    assert 0.5 < cos < 1 - 1e-6  # the same first GCN, averaged with two others
+    with pytest.raises(ValueError, match="gcn_restarts"):
+        ZeroShotGCN(len(VOCAB), gcn_restarts=0)
+
+
 def test_class_name_vectors_put_synonyms_together():
     texts = (["alpha beta gamma"] * 20 + ["alpha-x beta delta"] * 20
              + ["omega zeta eta"] * 20 + ["theta zeta iota"] * 20)

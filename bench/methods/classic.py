@@ -152,7 +152,8 @@ def zero_shot(ctx: MethodContext) -> ZeroShotGCN:
     width = s.image_width_mult if ctx.modality == "image" else s.embed_dim / 300
     return ZeroShotGCN(ctx.vocab_size, s.embed_dim, s.cnn_maps, width=width,
                        config=prior_init(ctx), seed=ctx.seed, features=cnn_features(ctx),
-                       node_inputs=zero_shot_nodes(ctx))
+                       node_inputs=zero_shot_nodes(ctx),
+                       gcn_restarts=int(ctx.params.get("gcn_restarts", 1)))
 
 
 @register("TF-IDF+LR", training_set="D_e", in_paper=False, reference=True, modalities=("text",),

@@ -1,0 +1,172 @@
+"""How far a method's result moves when its initial weights move by 1e-6 (issue 14).
+
+    python -m bench.stability --method Zero-shot --dataset stackoverflow-1 --seeds 0,1,2,3,4
+        [--eps 1e-6] [--params NAME=VALUE,...] [--data-dir DIR] [--scale quick]
+        [--out DIR] [--threads 1]
+
+Each seed is trained exactly as a suite job (`runner.fit_method`, the method's default job
+params and any `--params`), then once more with every parameter moved by eps * N(0, 1) at the
+moment an optimiser takes it over (`perturbed_initial_weights`: for a two-stage method such
+as Zero-shot, both its text-CNN and its transfer GCN). A well-conditioned training run ends
+where it would have: the report gives, per seed, validation mAP (Eq. 19 targets, what model
+selection sees) and test mAP of both runs and |difference|; the criterion of issue 14 is
+|test mAP difference| < 0.02 on every seed. One JSON per (seed, run) under
+<out>/stability/<dataset>-<scale>-<method>[-<params>]/ (a rerun reuses them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench import stats
+from bench.data.splits import load_split
+from bench.data.stackoverflow import find_data_dir
+from bench.errors import UserError
+from bench.estimate_compare import parse_params
+from bench.io import atomic_write_json, atomic_write_text
+from bench.methods import get_method
+from bench.metrics import evaluate
+from bench.runner import RunContext, fit_method, limit_threads
+from bench.scales import get_scale
+
+log = logging.getLogger("bench")
+CRITERION = 0.02  # issue 14: a 1e-6 perturbation moves test mAP by less than this
+
+
+@contextmanager
+def perturbed_initial_weights(eps: float, seed: int = 0) -> Iterator[None]:
+    """Inside, every torch optimiser that is created first adds eps * N(0, 1) noise (from its
+    own generator, seeded with `seed`) to the parameters it is given: the weights a training
+    loop starts from, whatever built them."""
+    original = torch.optim.Optimizer.__init__
+    noise = torch.Generator().manual_seed(seed)
+
+    def init(self, params, *args, **kwargs):
+        groups = [dict(g, params=list(g["params"])) if isinstance(g, dict) else g
+                  for g in params]
+        tensors = [p for g in groups for p in (g["params"] if isinstance(g, dict) else [g])]
+        with torch.no_grad():
+            for p in tensors:
+                p.add_(eps * torch.randn(p.shape, generator=noise).to(p.device, p.dtype))
+        original(self, groups, *args, **kwargs)
+
+    torch.optim.Optimizer.__init__ = init
+    try:
+        yield
+    finally:
+        torch.optim.Optimizer.__init__ = original
+
+
+def run_one(split, method: str, seed: int, ctx: RunContext, params: dict[str, Any],
+            eps: float) -> dict:
+    """Train one seed as the suite would (perturbed when eps > 0); validation and test mAP."""
+    t0 = time.perf_counter()
+    spec = get_method(method)
+    params = {**spec.default_params, **params}
+    if eps > 0:
+        with perturbed_initial_weights(eps, seed):
+            estimator, _ = fit_method(split, spec, params, seed, ctx)
+    else:
+        estimator, _ = fit_method(split, spec, params, seed, ctx)
+    return {"method": method, "seed": seed, "params": params, "eps": eps,
+            "val": evaluate(split.estimated_targets(split.val_y_s),
+                            estimator.predict_proba(split.val), split.targets),
+            "test": evaluate(split.test_y_t, estimator.predict_proba(split.test),
+                             split.targets),
+            "seconds": time.perf_counter() - t0}
+
+
+def summary_markdown(pairs: dict[int, tuple[dict, dict]]) -> str:
+    """Per seed: validation and test mAP unperturbed / perturbed and |difference|; then the
+    largest and mean |difference| and whether every seed meets the criterion."""
+    rows = ["| seed | val mAP | val mAP perturbed | test mAP | test mAP perturbed | "
+            "abs. test difference |", "|---|---|---|---|---|---|"]
+    diffs = {}
+    for seed, (base, moved) in sorted(pairs.items()):
+        diffs[seed] = abs(base["test"]["mAP"] - moved["test"]["mAP"])
+        rows.append(f"| {seed} | {base['val']['mAP']:.3f} | {moved['val']['mAP']:.3f} | "
+                    f"{base['test']['mAP']:.3f} | {moved['test']['mAP']:.3f} | "
+                    f"{diffs[seed]:.4f} |")
+    val = stats.mean_std([b["val"]["mAP"] for b, _ in pairs.values()])
+    test = stats.mean_std([b["test"]["mAP"] for b, _ in pairs.values()])
+    worst = max(diffs.values())
+    verdict = "meets" if worst < CRITERION else "misses"
+    return ("\n".join(rows) + f"\n\nUnperturbed: validation mAP {val[0]:.3f} ± {val[1]:.3f}, "
+            f"test mAP {test[0]:.3f} ± {test[1]:.3f}. |test difference|: max {worst:.4f}, "
+            f"mean {np.mean(list(diffs.values())):.4f}; **{verdict}** the criterion "
+            f"(< {CRITERION} on every seed).\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="bench: %(message)s", stream=sys.stderr)
+    p = argparse.ArgumentParser(prog="python -m bench.stability",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("--method", default="Zero-shot")
+    p.add_argument("--dataset", default="stackoverflow-1")
+    p.add_argument("--suite", default="stackoverflow", help="stackoverflow | mjsynth")
+    p.add_argument("--scale", default="quick")
+    p.add_argument("--seeds", default="0,1,2,3,4")
+    p.add_argument("--eps", type=float, default=1e-6)
+    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--word-list", type=Path)
+    p.add_argument("--out", type=Path, default=Path("results"))
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--params", default="", help="job params for every run, NAME=VALUE,...")
+    args = p.parse_args(argv)
+    try:
+        params = parse_params(args.params)
+        get_method(args.method)
+        try:
+            seeds = [int(s) for s in args.seeds.split(",") if s]
+        except ValueError:
+            raise UserError(f"--seeds: comma-separated integers, got {args.seeds!r}") from None
+        if not args.eps > 0:
+            raise UserError(f"--eps must be > 0, got {args.eps}")
+        scale = get_scale(args.scale)
+        data_dir = find_data_dir(args.data_dir, args.suite)
+        ctx = RunContext(args.suite, scale, args.out / "stability", args.out / "cache", data_dir,
+                         word_list=args.word_list, threads=args.threads)
+        split = load_split(args.dataset, scale, data_dir, ctx.cache_dir,
+                           word_list=args.word_list)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    limit_threads(args.threads)
+    suffix = "".join(f"-{name}{value}" for name, value in sorted(params.items()))
+    folder = ctx.run_dir / f"{args.dataset}-{scale.name}-{args.method}{suffix}"
+    pairs = {}
+    for seed in seeds:
+        runs = []
+        for eps in (0.0, args.eps):
+            path = folder / f"seed{seed}-eps{eps:g}.json"
+            if path.exists():
+                runs.append(json.loads(path.read_text()))
+                continue
+            result = run_one(split, args.method, seed, ctx, params, eps)
+            atomic_write_json(path, result)
+            log.info("seed %d eps %g: val mAP %.3f, test mAP %.3f (%.0f s)", seed, eps,
+                     result["val"]["mAP"], result["test"]["mAP"], result["seconds"])
+            runs.append(result)
+        pairs[seed] = (runs[0], runs[1])
+    text = (f"# Stability of {args.method} under a {args.eps:g} perturbation of its initial "
+            f"weights: {args.dataset}, scale {scale.name}\n\nData: {split.source}; sizes "
+            f"{split.sizes}; job params {pairs[seeds[0]][0]['params']}.\n\n"
+            f"{summary_markdown(pairs)}")
+    atomic_write_text(folder / "summary.md", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
