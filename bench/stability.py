@@ -5,7 +5,7 @@
         [--out DIR] [--threads 1]
 
 Each seed is trained exactly as a suite job (`runner.fit_method`, the method's default job
-params and any `--params`), then once more with every parameter moved by eps * N(0, 1) at the
+params as `experiments.resolve_params` fills them, and any `--params`), then once more with every parameter moved by eps * N(0, 1) at the
 moment an optimiser takes it over (`perturbed_initial_weights`: for a two-stage method such
 as Zero-shot, both its text-CNN and its transfer GCN). A well-conditioned training run ends
 where it would have: the report gives, per seed, validation mAP (Eq. 19 targets, what model
@@ -34,6 +34,7 @@ from bench.data.splits import load_split
 from bench.data.stackoverflow import find_data_dir
 from bench.errors import UserError
 from bench.estimate_compare import parse_params
+from bench.experiments import resolve_params
 from bench.io import atomic_write_json, atomic_write_text
 from bench.methods import get_method
 from bench.metrics import evaluate
@@ -73,7 +74,7 @@ def run_one(split, method: str, seed: int, ctx: RunContext, params: dict[str, An
     """Train one seed as the suite would (perturbed when eps > 0); validation and test mAP."""
     t0 = time.perf_counter()
     spec = get_method(method)
-    params = {**spec.default_params, **params}
+    params = dict(resolve_params(method, params, ctx.scale, split.modality))  # as a suite job
     if eps > 0:
         with perturbed_initial_weights(eps, seed):
             estimator, _ = fit_method(split, spec, params, seed, ctx)
