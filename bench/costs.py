@@ -406,8 +406,9 @@ def job_parts(method: str, modality: str, params: Mapping[str, Any], scale: Scal
         epochs = _default(ZeroShotGCN, "gcn_epochs")
         gcn_w = (zero_shot_gcn_work(s.image_width, _scaled(4096, s.image_width)) if image
                  else work("Zero-shot GCN", s))
-        return (_classifier_parts(cnn, cnn_w, n_train, sz) + [Part("Zero-shot GCN", epochs, gcn_w)]
-                + predict)
+        restarts = int(params.get("gcn_restarts", 1))  # each restart is a full GCN fit
+        return (_classifier_parts(cnn, cnn_w, n_train, sz)
+                + [Part("Zero-shot GCN", restarts * epochs, gcn_w)] + predict)
     return None
 
 
