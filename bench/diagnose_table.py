@@ -125,8 +125,8 @@ def table(rows: dict[str, ConfigRow], base: str | None = None) -> str:
               "linked flip joint", "y_t-flip NLL change", "NLL/token", "q_C val AP (joint)",
               *(f"{model} on D_e + D_s (Δ vs D_e, p)" for model in MODELS),
               "mean of both (Δ vs D_e, p)", "mean of both Δ vs base (p)"]
-    return (f"Validation only (Eq. 19 targets); paired t-tests over seeds. D_e alone, base's "
-            f"seeds: " + ", ".join(f"{model} {_mean_sd(values).lstrip('+')}"
+    return ("Validation only (Eq. 19 targets); paired t-tests over seeds. D_e alone, base's "
+            "seeds: " + ", ".join(f"{model} {_mean_sd(values).lstrip('+')}"
                                     for model, values in d_e.items())
             + f". Base: {base}.\n\n{_table(header, lines)}")
 

@@ -26,6 +26,8 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,30 @@ def parse_params(text: str) -> dict[str, Any]:
         except json.JSONDecodeError:
             params[name.strip()] = value.strip()
     return params
+
+
+def parse_seeds(text: str) -> list[int]:
+    """`--seeds 0,1,2` -> [0, 1, 2] (a UserError naming the value otherwise)."""
+    try:
+        return [int(s) for s in text.split(",") if s]
+    except ValueError:
+        raise UserError(f"--seeds: comma-separated integers, got {text!r}") from None
+
+
+def params_suffix(params: dict[str, Any]) -> str:
+    """The folder-name suffix of a run's `--params`: "-name<value>" per param, sorted."""
+    return "".join(f"-{name}{value}" for name, value in sorted(params.items()))
+
+
+def saved_run(path: Path, run: Callable[[], dict], describe: Callable[[dict], str]) -> dict:
+    """The result JSON at `path` when a run left it there; else `run()`, saved atomically and
+    logged with `describe(result)` (a rerun of a command resumes where it stopped)."""
+    if path.exists():
+        return json.loads(path.read_text())
+    result = run()
+    atomic_write_json(path, result)
+    log.info("%s (%.0f s)", describe(result), result["seconds"])
+    return result
 
 
 def run_one(split, method: str, estimate: str, seed: int, ctx: RunContext,
@@ -134,10 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         bad = [e for e in estimates if e not in TARGET_ESTIMATES]
         if bad or not estimates:
             raise UserError(f"--estimates: choose among {', '.join(TARGET_ESTIMATES)}")
-        try:
-            seeds = [int(s) for s in args.seeds.split(",") if s]
-        except ValueError:
-            raise UserError(f"--seeds: comma-separated integers, got {args.seeds!r}") from None
+        seeds = parse_seeds(args.seeds)
         scale = get_scale(args.scale)
         data_dir = find_data_dir(args.data_dir, "mjsynth")
         ctx = RunContext("mjsynth", scale, args.out / "estimate-compare", args.out / "cache",
@@ -149,21 +172,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     limit_threads(args.threads)
     suffix = f"-l{args.n_labeled}" if args.n_labeled else ""
-    suffix += "".join(f"-{name}{value}" for name, value in sorted(extra.items()))
+    suffix += params_suffix(extra)
     folder = ctx.run_dir / f"{args.dataset}-{scale.name}-{args.method}{suffix}"
     results = []
     for seed in seeds:
         for estimate in estimates:
-            path = folder / f"{estimate}-seed{seed}.json"
-            if path.exists():
-                results.append(json.loads(path.read_text()))
-                continue
-            result = run_one(split, args.method, estimate, seed, ctx, extra)
-            atomic_write_json(path, result)
-            log.info("%s seed %d: test AUC %.3f mAP %.3f, val BCE %.4f (%.0f s)", estimate,
-                     seed, result["test"]["AUC"], result["test"]["mAP"],
-                     result["val_bce_vs_forest"], result["seconds"])
-            results.append(result)
+            results.append(saved_run(
+                folder / f"{estimate}-seed{seed}.json",
+                partial(run_one, split, args.method, estimate, seed, ctx, extra),
+                lambda r: (f"{r['estimate']} seed {r['seed']}: test AUC {r['test']['AUC']:.3f} "
+                           f"mAP {r['test']['mAP']:.3f}, val BCE {r['val_bce_vs_forest']:.4f}")))
     text = (f"# {args.method} on D_e, hard vs soft targets: {args.dataset}, scale "
             f"{scale.name}\n\nData: {split.source}; sizes {split.sizes}; job params "
             f"{results[0]['params'] if results and 'params' in results[0] else extra}.\n\n"

@@ -5,9 +5,10 @@
         [--out DIR] [--threads 1]
 
 Each seed is trained exactly as a suite job (`runner.fit_method`, the method's default job
-params as `experiments.resolve_params` fills them, and any `--params`), then once more with every parameter moved by eps * N(0, 1) at the
-moment an optimiser takes it over (`perturbed_initial_weights`: for a two-stage method such
-as Zero-shot, both its text-CNN and its transfer GCN). A well-conditioned training run ends
+params as `experiments.resolve_params` fills them, and any `--params`), then once more with
+every parameter moved by eps * N(0, 1) at the moment an optimiser takes it over
+(`perturbed_initial_weights`: for a two-stage method such as Zero-shot, both its text-CNN and
+its transfer GCN). A well-conditioned training run ends
 where it would have: the report gives, per seed, validation mAP (Eq. 19 targets, what model
 selection sees) and test mAP of both runs and |difference|; the criterion of issue 14 is
 |test mAP difference| < 0.02 on every seed. One JSON per (seed, run) under
@@ -17,12 +18,12 @@ selection sees) and test mAP of both runs and |difference|; the criterion of iss
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,9 @@ from bench import stats
 from bench.data.splits import load_split
 from bench.data.stackoverflow import find_data_dir
 from bench.errors import UserError
-from bench.estimate_compare import parse_params
+from bench.estimate_compare import params_suffix, parse_params, parse_seeds, saved_run
 from bench.experiments import resolve_params
-from bench.io import atomic_write_json, atomic_write_text
+from bench.io import atomic_write_text
 from bench.methods import get_method
 from bench.metrics import evaluate
 from bench.runner import RunContext, fit_method, limit_threads
@@ -128,10 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = parse_params(args.params)
         get_method(args.method)
-        try:
-            seeds = [int(s) for s in args.seeds.split(",") if s]
-        except ValueError:
-            raise UserError(f"--seeds: comma-separated integers, got {args.seeds!r}") from None
+        seeds = parse_seeds(args.seeds)
         if not args.eps > 0:
             raise UserError(f"--eps must be > 0, got {args.eps}")
         scale = get_scale(args.scale)
@@ -144,22 +142,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     limit_threads(args.threads)
-    suffix = "".join(f"-{name}{value}" for name, value in sorted(params.items()))
-    folder = ctx.run_dir / f"{args.dataset}-{scale.name}-{args.method}{suffix}"
+    folder = ctx.run_dir / f"{args.dataset}-{scale.name}-{args.method}{params_suffix(params)}"
     pairs = {}
     for seed in seeds:
-        runs = []
-        for eps in (0.0, args.eps):
-            path = folder / f"seed{seed}-eps{eps:g}.json"
-            if path.exists():
-                runs.append(json.loads(path.read_text()))
-                continue
-            result = run_one(split, args.method, seed, ctx, params, eps)
-            atomic_write_json(path, result)
-            log.info("seed %d eps %g: val mAP %.3f, test mAP %.3f (%.0f s)", seed, eps,
-                     result["val"]["mAP"], result["test"]["mAP"], result["seconds"])
-            runs.append(result)
-        pairs[seed] = (runs[0], runs[1])
+        base, moved = (saved_run(
+            folder / f"seed{seed}-eps{eps:g}.json",
+            partial(run_one, split, args.method, seed, ctx, params, eps),
+            lambda r: (f"seed {r['seed']} eps {r['eps']:g}: val mAP {r['val']['mAP']:.3f}, "
+                       f"test mAP {r['test']['mAP']:.3f}"))
+            for eps in (0.0, args.eps))
+        pairs[seed] = (base, moved)
     text = (f"# Stability of {args.method} under a {args.eps:g} perturbation of its initial "
             f"weights: {args.dataset}, scale {scale.name}\n\nData: {split.source}; sizes "
             f"{split.sizes}; job params {pairs[seeds[0]][0]['params']}.\n\n"
