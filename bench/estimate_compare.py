@@ -7,8 +7,8 @@
 Each (estimate, seed) is trained exactly as a suite job with the job parameter
 `target_estimate` (runner.fit_method), on top of the method's default job params and any
 `--params` (e.g. `target_share=0.5` for ML-GCN: compare two runs that differ only there), and
-saved as one JSON under <out>/estimate-compare/<dataset>-<scale>-<method>[-<params>]/ (a
-rerun skips finished ones). Two kinds of
+saved as one JSON under <out>/estimate-compare/<dataset>-<scale>-<method>[-<params>]/, named
+by every job param, the method's defaults included (a rerun skips finished ones). Two kinds of
 number, kept apart:
   - selection (validation data, no true target label): the validation BCE of the model's
     probabilities against the forest's probabilities p(y_t | y_s) of the validation images,
@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         if bad or not estimates:
             raise UserError(f"--estimates: choose among {', '.join(TARGET_ESTIMATES)}")
         seeds = parse_seeds(args.seeds)
+        defaults = get_method(args.method).default_params
         scale = get_scale(args.scale)
         data_dir = find_data_dir(args.data_dir, "mjsynth")
         ctx = RunContext("mjsynth", scale, args.out / "estimate-compare", args.out / "cache",
@@ -172,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     limit_threads(args.threads)
     suffix = f"-l{args.n_labeled}" if args.n_labeled else ""
-    suffix += params_suffix(extra)
+    # every job param but the estimate (in the file name), the method's defaults too: a changed
+    # default never reuses the runs of the old one
+    suffix += params_suffix({**defaults, **extra})
     folder = ctx.run_dir / f"{args.dataset}-{scale.name}-{args.method}{suffix}"
     results = []
     for seed in seeds:

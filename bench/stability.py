@@ -12,7 +12,8 @@ its transfer GCN). A well-conditioned training run ends
 where it would have: the report gives, per seed, validation mAP (Eq. 19 targets, what model
 selection sees) and test mAP of both runs and |difference|; the criterion of issue 14 is
 |test mAP difference| < 0.02 on every seed. One JSON per (seed, run) under
-<out>/stability/<dataset>-<scale>-<method>[-<params>]/ (a rerun reuses them).
+<out>/stability/<dataset>-<scale>-<method>-<params>/, named by every job param, the method's
+defaults included (a rerun reuses them).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -72,15 +73,11 @@ def perturbed_initial_weights(eps: float, seed: int = 0) -> Iterator[None]:
 
 def run_one(split, method: str, seed: int, ctx: RunContext, params: dict[str, Any],
             eps: float) -> dict:
-    """Train one seed as the suite would (perturbed when eps > 0); validation and test mAP."""
+    """Train one seed as the suite would (perturbed when eps > 0) with the job's resolved
+    params (`experiments.resolve_params`); validation and test mAP."""
     t0 = time.perf_counter()
-    spec = get_method(method)
-    params = dict(resolve_params(method, params, ctx.scale, split.modality))  # as a suite job
-    if eps > 0:
-        with perturbed_initial_weights(eps, seed):
-            estimator, _ = fit_method(split, spec, params, seed, ctx)
-    else:
-        estimator, _ = fit_method(split, spec, params, seed, ctx)
+    with perturbed_initial_weights(eps, seed) if eps > 0 else nullcontext():
+        estimator, _ = fit_method(split, get_method(method), params, seed, ctx)
     return {"method": method, "seed": seed, "params": params, "eps": eps,
             "val": evaluate(split.estimated_targets(split.val_y_s),
                             estimator.predict_proba(split.val), split.targets),
@@ -142,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     limit_threads(args.threads)
+    # every job param in the folder name, the method's defaults too: a changed default (e.g.
+    # Zero-shot's gcn_restarts) never reuses the runs of the old one
+    params = dict(resolve_params(args.method, params, scale, split.modality))
     folder = ctx.run_dir / f"{args.dataset}-{scale.name}-{args.method}{params_suffix(params)}"
     pairs = {}
     for seed in seeds:

@@ -34,11 +34,12 @@ def test_summary_reports_the_largest_difference_against_the_criterion():
 
 
 def test_cli_at_smoke_scale_writes_a_summary_and_reuses_its_runs(tmp_path, capsys):
-    args = ["--method", "text-CNN", "--scale", "smoke", "--seeds", "0", "--out", str(tmp_path)]
+    args = ["--method", "Zero-shot", "--scale", "smoke", "--seeds", "0", "--out", str(tmp_path)]
     assert stability.main(args) == 0
     first = capsys.readouterr().out
     assert "| 0 |" in first and "the criterion" in first
-    folder = tmp_path / "stability" / "stackoverflow-1-smoke-text-CNN"
+    # named by every job param, the defaults too: runs of another default are never reused
+    folder = tmp_path / "stability" / "stackoverflow-1-smoke-Zero-shot-gcn_restarts5-nodesone-hot"
     assert sorted(p.name for p in folder.glob("*.json")) == ["seed0-eps0.json",
                                                             "seed0-eps1e-06.json"]
     assert stability.main(args) == 0  # from the saved runs
