@@ -65,8 +65,12 @@ def fit_multilabel(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = (
         F.binary_cross_entropy_with_logits),
     regularizer: Regularizer | None = None,
+    val_loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> nn.Module:
     """Train `model` (inputs -> logits) on (x, y); keep the weights of the best validation loss.
+
+    `val_loss_fn` (default: `loss_fn`) is the loss early stopping watches on (x_val, y_val)
+    (ML-GCN's `stop_on="targets"`: the target classes' part only).
 
     `regularizer(model, generator)`, when given, is added to every step's loss (Semi-CNN's
     entropy term on a D_u batch). Without validation data the last epoch's weights are kept.
@@ -93,7 +97,8 @@ def fit_multilabel(
         if x_val is None:
             continue
         with autocast(config.device, config.dtype):
-            val_loss = evaluate_loss(model, x_val, y_val, loss_fn, config.batch_size * 8)
+            val_loss = evaluate_loss(model, x_val, y_val, val_loss_fn or loss_fn,
+                                     config.batch_size * 8)
         if val_loss < best_loss - 1e-4:
             best_loss, best_state, bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
         else:
@@ -138,15 +143,27 @@ def target_share_weights(n_inexact: int, n_classes: int, target_share: float | N
     return (weights * n_classes).to(device)
 
 
+def target_only_weights(n_inexact: int, n_classes: int, class_weight: torch.Tensor | None,
+                        device: str = "cpu") -> torch.Tensor:
+    """`class_weight` (None: uniform) with the inexact classes S zeroed: a loss over all of W
+    (S first) that counts the target classes T alone (ML-GCN's `stop_on="targets"`)."""
+    weights = torch.ones(n_classes, device=device) if class_weight is None else class_weight
+    mask = torch.zeros(n_classes, device=weights.device)
+    mask[n_inexact:] = 1.0
+    return weights * mask
+
+
 class NeuralMultiLabelClassifier:
     """Base of the torch classifiers: subclasses say how to build the network and whether it
     learns all classes W (ML-GCN) or only the targets T (text-CNN, GRU).
 
     `class_weight` (None: uniform), per output column, weighs each class's term of the
-    training and validation loss (`target_share_weights`)."""
+    training and validation loss (`target_share_weights`); `stop_weight`, when set, replaces it
+    in the validation loss that early stopping watches (`target_only_weights`)."""
 
     learns_all_classes = False
     class_weight: torch.Tensor | None = None
+    stop_weight: torch.Tensor | None = None
 
     def __init__(self, config: TrainConfig = TrainConfig(), seed: int = 0):
         self.config = config
@@ -155,8 +172,18 @@ class NeuralMultiLabelClassifier:
     def build(self, X: Inputs, graph: ClassGraph, n_out: int) -> nn.Module:  # pragma: no cover
         raise NotImplementedError  # abstract: every subclass defines its network
 
+    def weighted_loss(self, logits: torch.Tensor, y: torch.Tensor,
+                      weight: torch.Tensor | None) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits, y, weight=weight)
+
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(logits, y, weight=self.class_weight)
+        return self.weighted_loss(logits, y, self.class_weight)
+
+    def val_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss early stopping watches: the training loss, or its `stop_weight` part."""
+        if self.stop_weight is None:
+            return self.loss(logits, y)
+        return self.weighted_loss(logits, y, self.stop_weight)
 
     def regularizer(self, unlabeled: Inputs | None) -> Regularizer | None:
         return None
@@ -177,7 +204,7 @@ class NeuralMultiLabelClassifier:
             y_val = torch.as_tensor(self._columns(val[1], graph), dtype=torch.float32,
                                     device=device)
         fit_multilabel(self.model_, as_tensor(X, device), y, config=self.config, seed=self.seed,
-                       x_val=x_val, y_val=y_val, loss_fn=self.loss,
+                       x_val=x_val, y_val=y_val, loss_fn=self.loss, val_loss_fn=self.val_loss,
                        regularizer=self.regularizer(unlabeled))
         return self
 

@@ -292,3 +292,31 @@ def test_ml_gcn_target_warm_start_fits_its_backbone_on_the_targets_alone(smoke_s
     assert est.predict_proba(split.test).shape == (len(split.test_y_t), len(split.targets))
     with pytest.raises(ValueError, match="warm_start"):
         MLGCN(10, warm_start="sources")
+
+
+def test_ml_gcn_stop_on_targets_watches_the_target_columns_alone(smoke_split2):
+    """`stop_on="targets"`: the validation loss early stopping watches ignores the source
+    columns (head and all-of-W backbone alike) and equals the target part of the training
+    loss; the default watches every class, as before."""
+    split = smoke_split2
+    def build(params):
+        return get_method("ML-GCN").build(MethodContext(
+            get_scale("smoke"), 0, "text", len(split.labeled.vocab), TrainConfig(), params))
+
+    est = build({"warm_start": True, "stop_on": "targets"})
+    est.config = TrainConfig(max_epochs=1)
+    n_s, n_w = split.graph.n_inexact, len(split.graph.classes)
+    y = np.concatenate([split.y_s, split.estimated_targets(split.y_s)], axis=1)
+    est.fit(split.labeled, y, graph=split.graph)
+    logits, labels = torch.randn(6, n_w), (torch.rand(6, n_w) < 0.3).float()
+    garbage = logits.clone()
+    garbage[:, :n_s] = 50.0 * torch.randn(6, n_s)
+    for model in (est, est._backbone()):
+        torch.testing.assert_close(model.val_loss(garbage, labels), model.val_loss(logits, labels))
+    expected = F.multilabel_soft_margin_loss(logits[:, n_s:], labels[:, n_s:]) * (n_w - n_s) / n_w
+    torch.testing.assert_close(est.val_loss(logits, labels), expected)
+    default = build({"warm_start": True})
+    default.fit(split.labeled, y, graph=split.graph)
+    assert default.val_loss(garbage, labels) > default.val_loss(logits, labels)
+    with pytest.raises(ValueError, match="stop_on"):
+        MLGCN(10, stop_on="sources")

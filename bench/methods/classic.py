@@ -104,12 +104,15 @@ def ml_gcn(ctx: MethodContext) -> MLGCN:
 
     `warm_start="target"`: the backbone is fit on the target classes only (`MLGCN.warm_start`).
     Job param `target_share` (default None: every class of W weighs alike, the original): the
-    targets' share of the loss and of the early-stopping loss (`MLGCN.target_share`)."""
+    targets' share of the loss and of the early-stopping loss (`MLGCN.target_share`).
+    Job param `stop_on` (default "all"; "targets": early stopping on the target classes'
+    validation loss alone, `MLGCN.stop_on`)."""
     s = ctx.scale
     return MLGCN(ctx.vocab_size, s.embed_dim, s.cnn_maps, gcn_hidden=gcn_hidden(ctx),
                  config=prior_init(ctx), seed=ctx.seed, features=cnn_features(ctx),
                  warm_start=ctx.params.get("warm_start", False),
-                 target_share=ctx.params.get("target_share"))
+                 target_share=ctx.params.get("target_share"),
+                 stop_on=ctx.params.get("stop_on", "all"))
 
 
 ZERO_SHOT_NODES = ("one-hot", "semantic")
