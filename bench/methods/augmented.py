@@ -14,7 +14,7 @@ from baselines.ml_gcn import MLGCN
 from baselines.sdann import SDANN
 from baselines.text_cnn import TextCNN
 from bench.methods import SYNTHETIC, MethodContext, register, register_generator
-from bench.methods.classic import ml_gcn
+from bench.methods.classic import image_init, ml_gcn
 
 # The generator variants (bench/artifacts.py): the first is the default of SYNTHETIC.
 register_generator("ADDES", "the paper's ADDES: GCN classifier q_C over the class graph G")
@@ -41,7 +41,7 @@ def aug_cnn(ctx: MethodContext) -> TextCNN | SDANN:
     """text-CNN (SDANN for images) on D_e + D_s, D_s synthesised by ADDES."""
     s = ctx.scale
     if ctx.modality == "image":
-        return SDANN(s.image_width_mult, ctx.train, ctx.seed)
+        return SDANN(s.image_width_mult, ctx.train, ctx.seed, image_init(ctx))
     return TextCNN(ctx.vocab_size, s.embed_dim, s.cnn_maps, ctx.train, ctx.seed)
 
 

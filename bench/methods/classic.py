@@ -37,11 +37,18 @@ def require_modality(ctx: MethodContext, method: str, modality: str) -> None:
         raise ValueError(f"{method} is a {modality} method; this dataset is {ctx.modality}")
 
 
+def image_init(ctx: MethodContext) -> str:
+    """SDANN's initial weights by the job's `init` param: "torch" (PyTorch's default, the
+    default) or "he" (`baselines.sdann.SDANNFeatures`)."""
+    return ctx.params.get("init", "torch")
+
+
 def cnn_features(ctx: MethodContext) -> FeatureFactory | None:
     """The CNN of the CNN-based methods: None (their KimCNN default) for text, SDANN's
     features at the scale's image width for images."""
     if ctx.modality == "image":
-        return lambda X: SDANNFeatures(ctx.scale.image_width_mult, tuple(X.x.shape[2:]))
+        return lambda X: SDANNFeatures(ctx.scale.image_width_mult, tuple(X.x.shape[2:]),
+                                       init=image_init(ctx))
     return None
 
 
@@ -65,7 +72,7 @@ def gcn_hidden(ctx: MethodContext) -> int:
 def sdann(ctx: MethodContext) -> SDANN:
     """SDANN (Jaderberg et al. 2014): 5 convolutions + FC 4096 x 2, on D_e (images only)."""
     require_modality(ctx, "SDANN", "image")
-    return SDANN(ctx.scale.image_width_mult, ctx.train, ctx.seed)
+    return SDANN(ctx.scale.image_width_mult, ctx.train, ctx.seed, image_init(ctx))
 
 
 @register("text-CNN", training_set="D_e", modalities=("text",))
@@ -174,7 +181,8 @@ def noisy_or_cnn(ctx: MethodContext) -> NoisyOR:
     """text-CNN / SDANN on S only, p(t|x) = 1 - prod over Eq. 18's R_t of (1 - p(s|x))."""
     s = ctx.scale
     if ctx.modality == "image":
-        return NoisyOR(lambda: SDANN(s.image_width_mult, prior_init(ctx), ctx.seed))
+        return NoisyOR(lambda: SDANN(s.image_width_mult, prior_init(ctx), ctx.seed,
+                                     image_init(ctx)))
     return NoisyOR(lambda: TextCNN(ctx.vocab_size, s.embed_dim, s.cnn_maps, prior_init(ctx),
                                    ctx.seed))
 
