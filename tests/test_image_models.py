@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from addes.data import Inputs
@@ -234,3 +235,29 @@ def test_image_generator_with_every_option_and_posterior_generation(mj_split):
 
     decoder.forward = blind
     assert image_conditioning_report(mj_split, gen, seed=0, n=16)["y_t_pixel_change"] == 0.0
+
+
+def test_sdann_he_init_keeps_the_signal_through_the_relu_layers():
+    """`init="he"`: every conv / linear weight drawn with variance 2 / fan_in, biases 0, so
+    features of different images differ at the start; the job param reaches SDANN and the
+    features every CNN-based image method uses."""
+    from bench.methods import MethodContext, get_method
+    from bench.methods.classic import cnn_features
+
+    torch.manual_seed(0)
+    he = SDANNFeatures(0.25, init="he")
+    for layer in he.modules():
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+            fan_in = layer.weight[0].numel()
+            assert layer.weight.var().item() == pytest.approx(2.0 / fan_in, rel=0.2)
+            assert not layer.bias.any()
+    x = torch.rand(64, 1, 32, 100)
+    torch.manual_seed(0)
+    default = SDANNFeatures(0.25).eval()
+    assert he.eval()(x).std(dim=0).mean() > 10 * default(x).std(dim=0).mean()
+    ctx = MethodContext(get_scale("smoke"), 0, "image", 0, TrainConfig(), {"init": "he"})
+    assert get_method("SDANN").build(ctx).init == "he"
+    features = cnn_features(ctx)(Inputs(x=np.zeros((2, 1, 32, 100), np.float32)))
+    assert features.fc[1].bias.abs().sum() == 0
+    with pytest.raises(ValueError, match="init"):
+        SDANNFeatures(0.25, init="xavier")
