@@ -17,8 +17,10 @@ forward/backward pass on CPU), early stopping on validation loss, best weights r
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -53,6 +55,37 @@ Regularizer = Callable[[nn.Module, torch.Generator], torch.Tensor]
 FeatureFactory = Callable[[Inputs], nn.Module]
 
 
+@dataclass(frozen=True)
+class EpochReport:
+    """What `fit_multilabel` tells an epoch observer after each epoch (`observe_epochs`)."""
+
+    stage: int  # which fit_multilabel call of the observed fit (0: the first, e.g. a backbone)
+    epoch: int
+    train_loss: float  # mean of the epoch's batch losses
+    val_loss: float | None  # the loss early stopping watches (None without validation data)
+    model: nn.Module
+    x_val: torch.Tensor | None
+    y_val: torch.Tensor | None
+
+
+_observers: list[Callable[[EpochReport], None]] = []
+_stage_counter = [0]
+
+
+@contextlib.contextmanager
+def observe_epochs(observer: Callable[[EpochReport], None]) -> Iterator[None]:
+    """Inside, every `fit_multilabel` call reports each epoch to `observer` (`bench.curves`
+    draws training curves this way, whatever stages an estimator trains in); stages are
+    numbered from 0 per context. Training itself is unchanged."""
+    _observers.append(observer)
+    stage_before, _stage_counter[0] = _stage_counter[0], 0
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
+        _stage_counter[0] = stage_before
+
+
 def fit_multilabel(
     model: nn.Module,
     x: torch.Tensor,
@@ -82,8 +115,10 @@ def fit_multilabel(
             model.output_bias.copy_(prior_log_odds(y))
     optimizer = make_optimizer(model.parameters(), config)
     best_loss, best_state, bad_epochs = float("inf"), None, 0
-    for _epoch in range(config.max_epochs):
+    stage, _stage_counter[0] = _stage_counter[0], _stage_counter[0] + 1
+    for epoch in range(config.max_epochs):
         model.train()
+        train_loss = 0.0
         for idx in torch.randperm(len(x), generator=gen).split(config.batch_size):
             with autocast(config.device, config.dtype):
                 loss = loss_fn(model(x[idx]).float(), y[idx])
@@ -94,11 +129,17 @@ def fit_multilabel(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        if x_val is None:
+            if _observers:
+                train_loss += loss.item() * len(idx) / len(x)
+        val_loss = None
+        if x_val is not None:
+            with autocast(config.device, config.dtype):
+                val_loss = evaluate_loss(model, x_val, y_val, val_loss_fn or loss_fn,
+                                         config.batch_size * 8)
+        for observer in _observers:
+            observer(EpochReport(stage, epoch, train_loss, val_loss, model, x_val, y_val))
+        if val_loss is None:
             continue
-        with autocast(config.device, config.dtype):
-            val_loss = evaluate_loss(model, x_val, y_val, val_loss_fn or loss_fn,
-                                     config.batch_size * 8)
         if val_loss < best_loss - 1e-4:
             best_loss, best_state, bad_epochs = val_loss, copy.deepcopy(model.state_dict()), 0
         else:
