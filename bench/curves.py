@@ -18,10 +18,8 @@ Writes <out>/curves/<dataset>-<scale>-<method>-<params>.md and .json.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,16 +27,11 @@ import torch
 from torch.nn import functional as F
 
 from baselines.training import EpochReport, observe_epochs, predict_logits
-from bench.data.splits import load_split
-from bench.data.stackoverflow import find_data_dir
-from bench.errors import UserError
-from bench.estimate_compare import params_suffix, parse_params, parse_seeds
-from bench.experiments import resolve_params
 from bench.io import atomic_write_json, atomic_write_text
+from bench.method_runs import method_run_parser, prepare_or_report
 from bench.methods import get_method
 from bench.metrics import evaluate
 from bench.runner import RunContext, fit_method, limit_threads
-from bench.scales import get_scale
 
 log = logging.getLogger("bench")
 
@@ -118,42 +111,21 @@ def record_curves(split, method: str, params: dict[str, Any], seed: int,
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="bench: %(message)s", stream=sys.stderr)
-    p = argparse.ArgumentParser(prog="python -m bench.curves",
-                                description=__doc__.splitlines()[0])
-    p.add_argument("--method", default="ML-GCN")
-    p.add_argument("--dataset", default="stackoverflow-1")
-    p.add_argument("--suite", default="stackoverflow", help="stackoverflow | mjsynth")
-    p.add_argument("--scale", default="quick")
-    p.add_argument("--seeds", default="0,1,2,3,4")
-    p.add_argument("--data-dir", type=Path)
-    p.add_argument("--word-list", type=Path)
-    p.add_argument("--out", type=Path, default=Path("results"))
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--params", default="", help="job params for every run, NAME=VALUE,...")
+    p = method_run_parser("python -m bench.curves", __doc__.splitlines()[0], "ML-GCN")
     args = p.parse_args(argv)
-    try:
-        params = parse_params(args.params)
-        get_method(args.method)
-        seeds = parse_seeds(args.seeds)
-        scale = get_scale(args.scale)
-        data_dir = find_data_dir(args.data_dir, args.suite)
-        ctx = RunContext(args.suite, scale, args.out / "curves", args.out / "cache", data_dir,
-                         word_list=args.word_list, threads=args.threads)
-        split = load_split(args.dataset, scale, data_dir, ctx.cache_dir,
-                           word_list=args.word_list)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+    run = prepare_or_report(args, "curves")
+    if run is None:
         return 2
     limit_threads(args.threads)
-    params = dict(resolve_params(args.method, params, scale, split.modality))
+    split, ctx, params = run.split, run.ctx, run.params
     runs = {}
-    for seed in seeds:
+    for seed in run.seeds:
         runs[seed] = record_curves(split, args.method, params, seed, ctx)
         kept = ", ".join(f"stage {s['stage']} kept epoch {s['kept_epoch']} of {s['epochs']}"
                          for s in stage_summary(runs[seed]))
         log.info("seed %d: %s", seed, kept)
-    name = f"{args.dataset}-{scale.name}-{args.method}{params_suffix(params)}"
-    text = (f"# Training curves of {args.method}: {args.dataset}, scale {scale.name}\n\n"
+    name = run.name
+    text = (f"# Training curves of {args.method}: {args.dataset}, scale {ctx.scale.name}\n\n"
             f"Data: {split.source}; sizes {split.sizes}; job params {params}. Validation data "
             f"only.\n\n{curves_markdown(runs)}")
     atomic_write_json(ctx.run_dir / f"{name}.json", {"params": params, "runs": runs})

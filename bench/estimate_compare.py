@@ -21,14 +21,10 @@ number, kept apart:
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import sys
 import time
-from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +34,14 @@ from bench.data.splits import load_split
 from bench.data.stackoverflow import find_data_dir
 from bench.data.wordgraph import TARGET_ESTIMATES
 from bench.errors import UserError
-from bench.io import atomic_write_json, atomic_write_text
+from bench.io import atomic_write_text
+from bench.method_runs import (
+    method_run_parser,
+    params_suffix,
+    parse_params,
+    parse_seeds,
+    saved_run,
+)
 from bench.methods import get_method
 from bench.metrics import evaluate
 from bench.runner import RunContext, fit_method, limit_threads
@@ -52,45 +55,6 @@ def soft_bce(targets: np.ndarray, scores: np.ndarray, eps: float = 1e-6) -> floa
     p = np.clip(np.asarray(scores, np.float64), eps, 1 - eps)
     t = np.asarray(targets, np.float64)
     return float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean())
-
-
-def parse_params(text: str) -> dict[str, Any]:
-    """`NAME=VALUE,...` -> job params; each VALUE read as JSON where it parses (0.5, true),
-    else kept as a string (semantic)."""
-    params: dict[str, Any] = {}
-    for item in filter(None, text.split(",")):
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UserError(f"--params: expected NAME=VALUE[,NAME=VALUE...], got {item!r}")
-        try:
-            params[name.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            params[name.strip()] = value.strip()
-    return params
-
-
-def parse_seeds(text: str) -> list[int]:
-    """`--seeds 0,1,2` -> [0, 1, 2] (a UserError naming the value otherwise)."""
-    try:
-        return [int(s) for s in text.split(",") if s]
-    except ValueError:
-        raise UserError(f"--seeds: comma-separated integers, got {text!r}") from None
-
-
-def params_suffix(params: dict[str, Any]) -> str:
-    """The folder-name suffix of a run's `--params`: "-name<value>" per param, sorted."""
-    return "".join(f"-{name}{value}" for name, value in sorted(params.items()))
-
-
-def saved_run(path: Path, run: Callable[[], dict], describe: Callable[[dict], str]) -> dict:
-    """The result JSON at `path` when a run left it there; else `run()`, saved atomically and
-    logged with `describe(result)` (a rerun of a command resumes where it stopped)."""
-    if path.exists():
-        return json.loads(path.read_text())
-    result = run()
-    atomic_write_json(path, result)
-    log.info("%s (%.0f s)", describe(result), result["seconds"])
-    return result
 
 
 def run_one(split, method: str, estimate: str, seed: int, ctx: RunContext,
@@ -140,19 +104,10 @@ def summary_markdown(results: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="bench: %(message)s", stream=sys.stderr)
-    p = argparse.ArgumentParser(prog="python -m bench.estimate_compare",
-                                description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="mjsynth-1")
-    p.add_argument("--method", default="SDANN")
-    p.add_argument("--scale", default="mjcpu")
-    p.add_argument("--seeds", default="0,1,2")
+    p = method_run_parser("python -m bench.estimate_compare", __doc__.splitlines()[0], "SDANN",
+                          dataset="mjsynth-1", scale="mjcpu", seeds="0,1,2", suite=False)
     p.add_argument("--estimates", default="hard,soft")
-    p.add_argument("--data-dir", type=Path)
-    p.add_argument("--word-list", type=Path)
-    p.add_argument("--out", type=Path, default=Path("results"))
-    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n-labeled", type=int, help="|D_l| instead of the scale's (as Figure 6)")
-    p.add_argument("--params", default="", help="job params for every run, NAME=VALUE,...")
     args = p.parse_args(argv)
     try:
         extra = parse_params(args.params)

@@ -18,30 +18,23 @@ defaults included (a rerun reuses them).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from bench import stats
-from bench.data.splits import load_split
-from bench.data.stackoverflow import find_data_dir
-from bench.errors import UserError
-from bench.estimate_compare import params_suffix, parse_params, parse_seeds, saved_run
-from bench.experiments import resolve_params
 from bench.io import atomic_write_text
+from bench.method_runs import method_run_parser, prepare_or_report, saved_run
 from bench.methods import get_method
 from bench.metrics import evaluate
 from bench.runner import RunContext, fit_method, limit_threads
-from bench.scales import get_scale
 
 log = logging.getLogger("bench")
 CRITERION = 0.02  # issue 14: a 1e-6 perturbation moves test mAP by less than this
@@ -109,51 +102,29 @@ def summary_markdown(pairs: dict[int, tuple[dict, dict]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="bench: %(message)s", stream=sys.stderr)
-    p = argparse.ArgumentParser(prog="python -m bench.stability",
-                                description=__doc__.splitlines()[0])
-    p.add_argument("--method", default="Zero-shot")
-    p.add_argument("--dataset", default="stackoverflow-1")
-    p.add_argument("--suite", default="stackoverflow", help="stackoverflow | mjsynth")
-    p.add_argument("--scale", default="quick")
-    p.add_argument("--seeds", default="0,1,2,3,4")
+    p = method_run_parser("python -m bench.stability", __doc__.splitlines()[0], "Zero-shot")
     p.add_argument("--eps", type=float, default=1e-6)
-    p.add_argument("--data-dir", type=Path)
-    p.add_argument("--word-list", type=Path)
-    p.add_argument("--out", type=Path, default=Path("results"))
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--params", default="", help="job params for every run, NAME=VALUE,...")
     args = p.parse_args(argv)
-    try:
-        params = parse_params(args.params)
-        get_method(args.method)
-        seeds = parse_seeds(args.seeds)
-        if not args.eps > 0:
-            raise UserError(f"--eps must be > 0, got {args.eps}")
-        scale = get_scale(args.scale)
-        data_dir = find_data_dir(args.data_dir, args.suite)
-        ctx = RunContext(args.suite, scale, args.out / "stability", args.out / "cache", data_dir,
-                         word_list=args.word_list, threads=args.threads)
-        split = load_split(args.dataset, scale, data_dir, ctx.cache_dir,
-                           word_list=args.word_list)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
+    if not args.eps > 0:
+        print(f"error: --eps must be > 0, got {args.eps}", file=sys.stderr)
+        return 2
+    run = prepare_or_report(args, "stability")
+    if run is None:
         return 2
     limit_threads(args.threads)
-    # every job param in the folder name, the method's defaults too: a changed default (e.g.
-    # Zero-shot's gcn_restarts) never reuses the runs of the old one
-    params = dict(resolve_params(args.method, params, scale, split.modality))
-    folder = ctx.run_dir / f"{args.dataset}-{scale.name}-{args.method}{params_suffix(params)}"
+    split, seeds, params = run.split, run.seeds, run.params
+    folder = run.ctx.run_dir / run.name
     pairs = {}
     for seed in seeds:
         base, moved = (saved_run(
             folder / f"seed{seed}-eps{eps:g}.json",
-            partial(run_one, split, args.method, seed, ctx, params, eps),
+            partial(run_one, split, args.method, seed, run.ctx, params, eps),
             lambda r: (f"seed {r['seed']} eps {r['eps']:g}: val mAP {r['val']['mAP']:.3f}, "
                        f"test mAP {r['test']['mAP']:.3f}"))
             for eps in (0.0, args.eps))
         pairs[seed] = (base, moved)
     text = (f"# Stability of {args.method} under a {args.eps:g} perturbation of its initial "
-            f"weights: {args.dataset}, scale {scale.name}\n\nData: {split.source}; sizes "
+            f"weights: {args.dataset}, scale {run.ctx.scale.name}\n\nData: {split.source}; sizes "
             f"{split.sizes}; job params {pairs[seeds[0]][0]['params']}.\n\n"
             f"{summary_markdown(pairs)}")
     atomic_write_text(folder / "summary.md", text)

@@ -188,7 +188,7 @@ def test_image_jobs_name_their_target_estimate_and_keys_differ(tmp_path, cache_d
 
 def test_estimate_compare_reads_job_params():
     from bench.errors import UserError
-    from bench.estimate_compare import parse_params
+    from bench.method_runs import parse_params
 
     assert parse_params("target_share=0.5,warm_start=false,nodes=semantic") == {
         "target_share": 0.5, "warm_start": False, "nodes": "semantic"}
