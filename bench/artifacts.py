@@ -25,7 +25,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -37,8 +37,10 @@ from bench.conditioning import (
     N_EXAMPLES,
     conditioning_report,
     image_conditioning_report,
+    image_reconstructions,
     judge,
     paired_examples,
+    reconstruction_agreement,
 )
 from bench.data.splits import Split
 from bench.data.wordgraph import GRAPH_TYPES
@@ -289,14 +291,27 @@ def generated_examples(split: Split, *, seed: int, params: Mapping[str, Any], sc
     return paired_examples(split, gen, judge(split, seed), seed, n_per_setting)
 
 
+class GeneratedImages(NamedTuple):
+    """Figure 5's two rows, float32 [n_columns, 1, H, W] each, and the diagnostics of the
+    generator that drew them (`bench.conditioning.image_conditioning_report`)."""
+
+    on: np.ndarray  # every target label on
+    off: np.ndarray  # every target label off
+    diagnostics: dict[str, Any]
+
+
 def generated_images(split: Split, *, seed: int, params: Mapping[str, Any], scale: Scale,
                      cache_dir: Path, n_columns: int = 8, device: str = "cpu",
-                     dtype: str = "fp32") -> tuple[np.ndarray, np.ndarray]:
-    """For Figure 5: (images with every target on, images with every target off), each
-    float32 [n_columns, 1, H, W]. Column j of both rows decodes the same z ~ N(0, I) and the
-    same inexact labels (a y_s row resampled from D_l), so only the target labels differ."""
+                     dtype: str = "fp32") -> GeneratedImages:
+    """For Figure 5: images with every target on and with every target off. Column j of both
+    rows decodes the same z ~ N(0, I) and the same inexact labels (a y_s row resampled from
+    D_l), so only the target labels differ. A generator cached before its metadata held the
+    reconstruction diagnostics gets them computed here (not stored)."""
     gen = trained_generator(split, seed=seed, params=params, scale=scale, cache_dir=cache_dir,
                             device=device, dtype=dtype)
+    diagnostics = dict(getattr(gen, "conditioning_", None) or {})
+    if "recon_corr" not in diagnostics:
+        diagnostics.update(reconstruction_agreement(*image_reconstructions(split, gen)))
     rng = np.random.default_rng(seed)
     y_s = split.y_s[rng.integers(0, len(split.y_s), n_columns)]
     z = gen.sample_z(n_columns, seed=seed)
@@ -304,4 +319,4 @@ def generated_images(split: Split, *, seed: int, params: Mapping[str, Any], scal
     for on in (1.0, 0.0):
         y_t = np.full((n_columns, split.graph.n_target), on, np.float32)
         rows.append(gen.generate(y_s, y_t, seed=seed, z=z).x)
-    return rows[0], rows[1]
+    return GeneratedImages(rows[0], rows[1], diagnostics)

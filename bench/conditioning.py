@@ -19,6 +19,12 @@ printed by `python -m bench.diagnose`.
   (`ADDESGenerator.phase_val_ap_`, recorded by `fit`).
 - Table 3's examples (`paired_examples`): per target, titles decoded from the same z and y_s
   with that target on and off, each with the judge's p(target).
+
+Images (`image_conditioning_report`) have no judge; the decoder's reading of y_t is the pixel
+change of a target flip beside that of a new z, and whether it draws glyphs at all is the
+reconstruction of validation crops (`reconstruction_agreement`): a decoder that paints a
+grey text band has a per-image correlation with its input far below 1 and an MSE near that
+of a flat grey image.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ N_PAIRS = 500  # paired decodes per setting (fewer when D_l is smaller; SE of a 
 N_SOURCE_TAGS = 8  # the most frequent source tags of D_l whose y_s gap is measured
 N_EXAMPLES = 10  # Table 3's title pairs per target
 N_IMAGE_PAIRS = 256  # paired image decodes (images: `image_conditioning_report`)
+N_RECONSTRUCTED = 512  # validation crops reconstructed (images: `reconstruction_agreement`)
 ACTIVE_KL = 0.01  # nats: a latent dimension with a mean KL above this is "active"
 
 
@@ -252,8 +259,36 @@ def conditioning_report(split: Split, gen: ADDESGenerator, seed: int,
     return {"n_pairs": n, "y_t_gap": y_t, "y_t_gap_min": min(y_t.values()),
             "y_s_gap": y_s, "y_s_gap_mean": float(np.mean(list(y_s.values()))),
             "y_s_gap_min": min(y_s.values()), "nll": nll_changes(split, gen, seed),
+            **reconstruction_agreement(*image_reconstructions(split, gen)),
             "kl_z": kl, "active_dims": int(sum(v > ACTIVE_KL for v in kl)),
             "q_C_val_AP": dict(getattr(gen, "phase_val_ap_", {}))}
+
+
+def reconstruction_agreement(images: np.ndarray, reconstructions: np.ndarray,
+                             eps: float = 1e-6) -> dict[str, float]:
+    """How much of each image [n, C, H, W] its reconstruction keeps: the mean over images of
+    the Pearson correlation of their pixels (1: the same picture up to brightness and
+    contrast; 0 for a flat reconstruction), the pixel MSE, and the MSE of a flat image of
+    each input's own mean grey (what a decoder that draws nothing inside the crop scores)."""
+    x = images.reshape(len(images), -1).astype(np.float64)
+    r = reconstructions.reshape(len(reconstructions), -1).astype(np.float64)
+    xc, rc = x - x.mean(axis=1, keepdims=True), r - r.mean(axis=1, keepdims=True)
+    corr = (xc * rc).mean(axis=1) / (xc.std(axis=1) * rc.std(axis=1) + eps)
+    return {"recon_corr": float(corr.mean()), "recon_mse": float(((x - r) ** 2).mean()),
+            "flat_grey_mse": float((xc ** 2).mean())}
+
+
+@torch.no_grad()
+def image_reconstructions(split: Split, gen: ADDESGenerator, n: int = N_RECONSTRUCTED
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """(validation crops, their reconstructions): decoded from the encoder's mean under the
+    crop's y_s and q_C's targets, the labels Eq. 6 reconstructs a D_l example with."""
+    model, device = gen.model_.eval(), gen.config.device
+    x = torch.from_numpy(split.val.x[:n]).to(device)
+    y_s = torch.from_numpy(split.val_y_s[:n]).float().to(device)
+    y_t = torch.sigmoid(model.classify(x))[:, split.graph.n_inexact:]
+    recon = model.decoder(model.encoder(x)[0], torch.cat([y_s, y_t], dim=1))
+    return x.cpu().numpy(), recon.float().cpu().numpy()
 
 
 def image_conditioning_report(split: Split, gen: ADDESGenerator, seed: int,
@@ -261,8 +296,9 @@ def image_conditioning_report(split: Split, gen: ADDESGenerator, seed: int,
     """The image generator's diagnostics (no judge: an image classifier good enough to judge
     letters is a model of its own): mean absolute pixel change of the decoded mean image when
     every target is switched on vs off (same z and y_s rows of D_l), beside the change when z
-    is redrawn under the same labels (the scale of what the decoder does read); KL of z per
-    dimension on validation; q_C's validation AP after each phase."""
+    is redrawn under the same labels (the scale of what the decoder does read); how well it
+    reconstructs validation crops (`reconstruction_agreement`); KL of z per dimension on
+    validation; q_C's validation AP after each phase."""
     y_s, z = _pairs(split, gen, seed, n)
     n_t = split.graph.n_target
     on, off = (np.full((n, n_t), v, np.float32) for v in (1.0, 0.0))
@@ -272,6 +308,7 @@ def image_conditioning_report(split: Split, gen: ADDESGenerator, seed: int,
     kl = kl_per_dimension(split, gen)
     return {"n_pairs": n, "y_t_pixel_change": y_t_change, "z_pixel_change": z_change,
             "y_t_over_z": y_t_change / z_change if z_change > 0 else float("nan"),
+            **reconstruction_agreement(*image_reconstructions(split, gen)),
             "kl_z": kl, "active_dims": int(sum(v > ACTIVE_KL for v in kl)),
             "q_C_val_AP": dict(getattr(gen, "phase_val_ap_", {}))}
 
@@ -292,6 +329,27 @@ def conditioning_markdown(report: dict[str, Any]) -> str:
             f"- KL of z per dimension: {', '.join(f'{v:.2f}' for v in report['kl_z'])} "
             f"({report['active_dims']} active > {ACTIVE_KL})\n"
             f"- q_C validation AP (Eq. 19 targets) after each phase: {ap}\n")
+
+
+def image_diagnostics_markdown(report: dict[str, Any]) -> str:
+    """Figure 5's caption facts from `image_conditioning_report` (what a cached generator's
+    metadata holds; keys it lacks are left out): does the decoder read y_t, and does it draw?"""
+    lines = []
+    if "y_t_pixel_change" in report:
+        lines.append(f"- Switching every target on vs off moves a pixel by "
+                     f"{report['y_t_pixel_change']:.4f} on average (same z and y_s, "
+                     f"{report['n_pairs']} pairs); redrawing z moves it by "
+                     f"{report['z_pixel_change']:.4f} (ratio {report['y_t_over_z']:.2f}).")
+    if "recon_corr" in report:
+        lines.append(f"- Reconstructions of validation crops: per-image correlation with the "
+                     f"input {report['recon_corr']:.2f} (1: every stroke kept), pixel MSE "
+                     f"{report['recon_mse']:.4f} against {report['flat_grey_mse']:.4f} for a "
+                     f"flat image of each crop's own mean grey.")
+    if "active_dims" in report:
+        lines.append(f"- Latent z: {report['active_dims']} of {len(report['kl_z'])} dimensions "
+                     f"active (KL > {ACTIVE_KL} nats), total KL "
+                     f"{sum(report['kl_z']):.1f} nats.")
+    return "\n".join(lines)
 
 
 def linked_flip_markdown(flips: dict[str, dict[str, float]]) -> str:

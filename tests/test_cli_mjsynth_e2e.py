@@ -43,6 +43,8 @@ def test_mjsynth_smoke_suite_writes_table4_and_figures(mj_run):
         assert (run_dir / "figures" / f"{fig}.png").stat().st_size > 5_000
     report = (run_dir / "report.md").read_text()
     assert "synthetic stand-in (built-in renderer)" in report and "Table 4" in report
+    figure5 = report.split("### Figure 5")[1].split("###")[0]  # with its generator's diagnostics
+    assert "moves a pixel by" in figure5 and "correlation with the input" in figure5
     print(f"mjsynth smoke suite: {seconds:.1f}s")
 
 

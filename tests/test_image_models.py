@@ -26,7 +26,11 @@ from addes.train import ADDESConfig, ADDESGenerator
 from baselines.sdann import SDANN, SDANNFeatures
 from baselines.training import TrainConfig
 from bench import artifacts
-from bench.conditioning import image_conditioning_report
+from bench.conditioning import (
+    image_conditioning_report,
+    image_diagnostics_markdown,
+    reconstruction_agreement,
+)
 from bench.experiments import IMAGE_ALPHA, resolve_params
 from bench.runner import Job, RunContext, job_key, with_estimated_targets
 from bench.scales import IMAGE_FIELDS, get_scale
@@ -131,9 +135,12 @@ def test_figure5_grid(mj_split, cache_dir, tmp_path):
     from bench.report.figures import fig5
 
     params = dict(resolve_params("AugCNN", {"alpha": IMAGE_ALPHA}, SMOKE, "image"))
-    on, off = artifacts.generated_images(mj_split, seed=0, params=params, scale=SMOKE,
-                                         cache_dir=cache_dir, n_columns=4)
+    images = artifacts.generated_images(mj_split, seed=0, params=params, scale=SMOKE,
+                                        cache_dir=cache_dir, n_columns=4)
+    on, off = images.on, images.off
     assert on.shape == off.shape == (4, 1, 32, 100)
+    caption = image_diagnostics_markdown(images.diagnostics)
+    assert "moves a pixel by" in caption and "correlation with the input" in caption
     assert not np.array_equal(on, off)  # only the target label differs between the rows
     paths = fig5(on, off, tmp_path, CaptionFacts("synthetic stand-in (built-in renderer)", "smoke"))
     assert [p.name for p in paths] == ["fig5.png", "fig5.pdf"]
@@ -225,6 +232,7 @@ def test_image_generator_with_every_option_and_posterior_generation(mj_split):
     assert y_t.shape == (6, mj_split.graph.n_target)
     report = image_conditioning_report(mj_split, gen, seed=0, n=16)
     assert report["y_t_pixel_change"] > 0 and report["z_pixel_change"] > 0
+    assert -1.0 <= report["recon_corr"] <= 1.0 and report["recon_mse"] > 0
     assert len(report["kl_z"]) == config.latent and set(report["q_C_val_AP"]) == {
         "classifier", "generative", "joint"}
     decoder, n_s = gen.model_.decoder, mj_split.graph.n_inexact
@@ -261,3 +269,16 @@ def test_sdann_he_init_keeps_the_signal_through_the_relu_layers():
     assert features.fc[1].bias.abs().sum() == 0
     with pytest.raises(ValueError, match="init"):
         SDANNFeatures(0.25, init="xavier")
+
+
+def test_reconstruction_agreement_by_hand():
+    """Per-image Pearson correlation, pixel MSE, and the flat-grey MSE of each input."""
+    x = np.array([[0.0, 1.0, 0.0, 1.0], [0.2, 0.2, 0.6, 0.6]], np.float32).reshape(2, 1, 2, 2)
+    same = reconstruction_agreement(x, 0.5 * x + 0.1)  # brightness and contrast changed only
+    assert same["recon_corr"] == pytest.approx(1.0, abs=1e-4)
+    assert same["recon_mse"] == pytest.approx(np.mean((0.5 * x - 0.1) ** 2), rel=1e-5)
+    assert same["flat_grey_mse"] == pytest.approx((0.25 + 0.04) / 2, rel=1e-5)
+    flat = reconstruction_agreement(x, np.full_like(x, 0.5))
+    assert flat["recon_corr"] == 0.0
+    inverted = reconstruction_agreement(x, 1.0 - x)
+    assert inverted["recon_corr"] == pytest.approx(-1.0, abs=1e-4)

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from bench.conditioning import image_diagnostics_markdown
 from bench.io import atomic_write_text
 from bench.label_estimate import section_markdown
 from bench.methods import all_methods
@@ -43,6 +43,7 @@ from bench.report.tables import (
 from bench.stats import compare, holm
 
 if TYPE_CHECKING:
+    from bench.artifacts import GeneratedImages
     from bench.report import RunInfo
 
 RESULT_TABLES = ("table2", "table4")
@@ -177,10 +178,11 @@ def _provenance(info: RunInfo, records: pd.DataFrame) -> list[str]:
 
 def build_reports(run_dir: Path, records: pd.DataFrame, info: RunInfo,
                   table3_examples: list[dict] | None = None,
-                  fig5_images: tuple[np.ndarray, np.ndarray] | None = None,
+                  fig5_images: GeneratedImages | None = None,
                   label_estimates: list[dict] | None = None) -> list[Path]:
     """Write the tables, figures and report.md of a run under run_dir; return the paths.
-    `fig5_images`: (target on, target off) generated images for Figure 5 (MJSynth suite).
+    `fig5_images`: Figure 5's generated images (target on, target off) with their generator's
+    diagnostics (MJSynth suite).
     `label_estimates`: bench.label_estimate rows (ORACLE analysis of D_e's target labels),
     shown after the results tables as the ceiling the inexact supervision leaves."""
     run_dir = Path(run_dir)
@@ -224,12 +226,14 @@ def build_reports(run_dir: Path, records: pd.DataFrame, info: RunInfo,
     figures = IMAGE_FIGURES if info.modality == "image" else FIGURES
     if fig5_images is not None:
         target = ",".join(info.targets) or "e"
-        paths = fig5(*fig5_images, run_dir / "figures", facts, target=target)
+        paths = fig5(fig5_images.on, fig5_images.off, run_dir / "figures", facts,
+                     target=target)
         written += paths
         title = (f"Figure 5: generated images, {target} = 1 (top) and {target} = 0 (bottom), "
                  "same z per column")
         md += [f"### {title}", "", f"![{title}](figures/fig5.png)", "", "[PDF](figures/fig5.pdf)",
-               ""]
+               "", "The generator that drew it (validation and D_l only):", "",
+               image_diagnostics_markdown(fig5_images.diagnostics), ""]
     for name, draw, title in figures:
         paths = draw(records, run_dir / "figures", facts)
         written += paths
