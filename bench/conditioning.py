@@ -259,7 +259,6 @@ def conditioning_report(split: Split, gen: ADDESGenerator, seed: int,
     return {"n_pairs": n, "y_t_gap": y_t, "y_t_gap_min": min(y_t.values()),
             "y_s_gap": y_s, "y_s_gap_mean": float(np.mean(list(y_s.values()))),
             "y_s_gap_min": min(y_s.values()), "nll": nll_changes(split, gen, seed),
-            **reconstruction_agreement(*image_reconstructions(split, gen)),
             "kl_z": kl, "active_dims": int(sum(v > ACTIVE_KL for v in kl)),
             "q_C_val_AP": dict(getattr(gen, "phase_val_ap_", {}))}
 
