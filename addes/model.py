@@ -21,7 +21,9 @@ Deviations for "ADDES+" (issue 13), each an option, off in the published model:
 - `per_token`: each example's -ELBO (Eq. 6/7: reconstruction, KL_z, label KL) divided by its
   number of scored tokens (images: its number of pixels), so that alpha * L_cons is not
   drowned by tens of nats per title (the paper's alpha = 100 for pixel sums against 0.1 for
-  text suggests such a scale).
+  text suggests such a scale). Not for images at the paper's alpha = 100: L_cons then weighs
+  3,200 times more against reconstruction and the decoder paints flat crops (reconstruction
+  correlation 0 against 0.47 without it, MJSynth quick; README).
 - `loss_consistency(..., classifier_grad=False)`: L_cons trains the decoder only; q_C is held
   fixed in it (Hu et al. 2017), so it cannot learn to read decoder artefacts.
 - `consistency_labels(..., "paired")`: L_cons's labels are y_s rows of the D_l batch, each
