@@ -249,6 +249,15 @@ class NeuralMultiLabelClassifier:
                        regularizer=self.regularizer(unlabeled))
         return self
 
+    def validation_loss(self, X: Inputs, Y: np.ndarray) -> float:
+        """The loss early stopping watches (`val_loss`), of the fitted model on (X, Y); Y over
+        all of W, as `fit` takes it."""
+        device = self.config.device
+        y = torch.as_tensor(self._columns(Y, self.graph_), dtype=torch.float32, device=device)
+        with autocast(device, self.config.dtype):
+            return evaluate_loss(self.model_, as_tensor(X, device), y, self.val_loss,
+                                 self.config.batch_size * 8)
+
     def predict_proba(self, X: Inputs) -> np.ndarray:
         with autocast(self.config.device, self.config.dtype):
             logits = predict_logits(self.model_, as_tensor(X, self.config.device))

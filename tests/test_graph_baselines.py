@@ -320,3 +320,56 @@ def test_ml_gcn_stop_on_targets_watches_the_target_columns_alone(smoke_split2):
     assert default.val_loss(garbage, labels) > default.val_loss(logits, labels)
     with pytest.raises(ValueError, match="stop_on"):
         MLGCN(10, stop_on="sources")
+
+
+def test_ml_gcn_backbone_restarts_keep_the_backbone_of_lowest_validation_loss(smoke_split2,
+                                                                              monkeypatch):
+    """`backbone_restarts=3`: three backbones from seeds seed + i * stride; the kept features
+    are those of the restart whose validation loss is lowest (recomputed here from backbones
+    fit independently); one restart is the previous recipe bit for bit."""
+    from baselines.ml_gcn import RESTART_SEED_STRIDE
+
+    split = smoke_split2
+    def build(params):
+        est = get_method("ML-GCN").build(MethodContext(
+            get_scale("smoke"), 0, "text", len(split.labeled.vocab), TrainConfig(), params))
+        est.config = TrainConfig(max_epochs=2)
+        return est
+
+    y = np.concatenate([split.y_s, split.estimated_targets(split.y_s)], axis=1)
+    val = (split.val, np.concatenate([split.val_y_s, split.estimated_targets(split.val_y_s)],
+                                     axis=1))
+    est = build({"warm_start": True, "backbone_restarts": 3})
+    est.fit(split.labeled, y, graph=split.graph, val=val)
+    losses, features = [], []
+    for restart in range(3):
+        cnn = est._backbone(est.seed + restart * RESTART_SEED_STRIDE)
+        cnn.fit(split.labeled, y, graph=split.graph, val=val)
+        losses.append(cnn.validation_loss(*val))
+        features.append(cnn.model_.features)
+    assert len(set(losses)) == 3  # the restarts differ, so the choice means something
+    best = int(np.argmin(losses))
+    assert est.backbone_val_loss_ == pytest.approx(losses[best])
+    probe = torch.as_tensor(split.test.x[:16])
+    chosen = est._pretrain(split.labeled, y, split.graph, val)  # est.pretrained_ trained on
+    with torch.no_grad():  # under the head since, so the choice is made anew
+        kept = chosen(probe)
+        assert torch.allclose(kept, features[best](probe))
+        assert not torch.allclose(kept, features[(best + 1) % 3](probe))
+    planned = iter([0.5, 0.3, 0.4])  # the middle restart must be kept, not the first or last
+    monkeypatch.setattr(TextCNN, "validation_loss", lambda self, X, Y: next(planned))
+    middle = est._pretrain(split.labeled, y, split.graph, val)
+    monkeypatch.undo()
+    assert est.backbone_val_loss_ == 0.3
+    with torch.no_grad():
+        assert torch.allclose(middle(probe), features[1](probe))
+    torch.manual_seed(0)
+    single = build({"warm_start": True, "backbone_restarts": 1}).fit(
+        split.labeled, y, graph=split.graph, val=val)
+    torch.manual_seed(0)
+    default = build({"warm_start": True}).fit(split.labeled, y, graph=split.graph, val=val)
+    assert single.backbone_val_loss_ is None
+    np.testing.assert_array_equal(single.predict_proba(split.test),
+                                  default.predict_proba(split.test))
+    with pytest.raises(ValueError, match="backbone_restarts"):
+        MLGCN(10, backbone_restarts=0)
