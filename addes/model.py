@@ -23,7 +23,7 @@ Deviations for "ADDES+" (issue 13), each an option, off in the published model:
   drowned by tens of nats per title (the paper's alpha = 100 for pixel sums against 0.1 for
   text suggests such a scale). Not for images at the paper's alpha = 100: L_cons then weighs
   3,200 times more against reconstruction and the decoder paints flat crops (reconstruction
-  correlation 0 against 0.47 without it, MJSynth quick; README).
+  correlation 0 against 0.47 without it, MJSynth quick; docs/findings-stackoverflow.md).
 - `loss_consistency(..., classifier_grad=False)`: L_cons trains the decoder only; q_C is held
   fixed in it (Hu et al. 2017), so it cannot learn to read decoder artefacts.
 - `consistency_labels(..., "paired")`: L_cons's labels are y_s rows of the D_l batch, each

@@ -23,7 +23,7 @@ At width 1/8 the default's features vary across images by std 0.0007 at the star
 0.34. Measured (MJSynth-1/-2, quick, soft D_e, 5 seeds, validation BCE against the forest's
 probabilities): worse for SDANN (+0.0018, p = 0.03 / +0.0007) and ML-GCN (+0.0011 / +0.0008,
 p = 0.02); He-initialised SDANN runs end about twice as early by early stopping. Not the
-default (README, "The MJSynth suite").
+default (docs/findings-mjsynth.md).
 
 `SDANNFeatures` (everything up to the last 4096-unit layer) is the CNN of the image versions of
 Semi-CNN, ML-GCN, Zero-shot, AugCNN and AugGCN, as KimCNN is for text.

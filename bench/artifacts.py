@@ -60,8 +60,8 @@ OPTION_FIELDS = {"per_token": bool, "cons_classifier_grad": bool, "cons_labels":
                  "word_dropout": float, "detach_labels": bool, "alpha": float,
                  "free_bits": float, "cons_relax": str, "cons_tau": float,
                  "independence": float}
-# "ADDES+": the published ADDES (GCN classifier) with these options (README, "Conditioning
-# diagnostics and ADDES+"): of issue 13's validation table (seed 0, SO-1, quick), the
+# "ADDES+": the published ADDES (GCN classifier) with these options (docs/findings-stackoverflow.md,
+# "Conditioning diagnostics and ADDES+"): of issue 13's validation table (seed 0, SO-1, quick), the
 # combination with the largest conditioning gaps and the best D_e + D_s validation mAP among
 # those whose titles move with their labels; its D_s still does not beat D_e alone there
 PLUS_OPTIONS: dict[str, Any] = {"label_input": True, "detach_labels": True, "lr": 3e-3}
@@ -70,12 +70,12 @@ PLUS_OPTIONS: dict[str, Any] = {"label_input": True, "detach_labels": True, "lr"
 # runs code paths
 PLUS_MIN_EPOCHS = {"epochs_classifier": 10, "epochs_vae": 8, "epochs_joint": 8}
 # "ADDES+G": ADDES+ whose Eq. 9 consistency loss bites and whose labels follow the class graph G
-# (README, "ADDES+G"): -ELBO per token (Eq. 6 and 8 at the scale of Eq. 9), q_C fixed in Eq. 9
-# (Hu et al. 2017), Eq. 9 over D_l's y_s with each target on and off under one z, and the
-# noisy-OR p(y_t | y_s, G) as the label prior of Eq. 7 and Eq. 9; its D_s labels are drawn from
-# that prior too (label sampling "coupled", the job param its registration carries). Issue 13's
-# "ADDES+ all four" row: the only configuration whose D_e + D_s text-CNN beat D_e alone on
-# validation (SO-1, quick)
+# (docs/findings-stackoverflow.md, "ADDES+G"): -ELBO per token (Eq. 6 and 8 at the scale of
+# Eq. 9), q_C fixed in Eq. 9 (Hu et al. 2017), Eq. 9 over D_l's y_s with each target on and off
+# under one z, and the noisy-OR p(y_t | y_s, G) as the label prior of Eq. 7 and Eq. 9; its D_s
+# labels are drawn from that prior too (label sampling "coupled", the job param its registration
+# carries). Issue 13's "ADDES+ all four" row: the only configuration whose D_e + D_s text-CNN
+# beat D_e alone on validation (SO-1, quick)
 PLUS_G_OPTIONS: dict[str, Any] = {"per_token": True, "cons_classifier_grad": False,
                                   "cons_labels": "paired", "label_prior": "coupled"}
 # the variant a generator is trained and cached as: ADDES+G is ADDES+ with options

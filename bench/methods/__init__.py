@@ -41,8 +41,8 @@ TrainingSet = Literal["D_e", "D_e+D_s"]
 # The job params of a method trained on D_e + D_s (its generator of D_s): variant (a
 # registered generator, below), Eq. 11's weights, |D_s| (None: the scale's n_synthetic), and
 # how D_s's label vectors are drawn (see ADDESGenerator; "resample" kept on the validation
-# evidence of `python -m bench.diagnose`, README). The image experiments pass alpha = 100
-# (Section 5.4.2).
+# evidence of `python -m bench.diagnose`, docs/findings-stackoverflow.md). The image
+# experiments pass alpha = 100 (Section 5.4.2).
 SYNTHETIC = {"variant": "ADDES", "alpha": 0.1, "beta": 0.1, "n_synthetic": None,
              "label_sampling": "resample"}
 

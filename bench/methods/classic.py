@@ -107,7 +107,7 @@ def ml_gcn(ctx: MethodContext) -> MLGCN:
     14's second pass): the features start from a text-CNN / SDANN fit on the same D_e over all
     of W (`MLGCN.warm_start`), standing in for the original's pretrained backbone. Real sample,
     StackOverflow-1, quick, 5 seeds, validation mAP on Eq. 19 targets: 0.532 +- 0.038 from
-    scratch, 0.577 +- 0.040 warm-started (README, issue 14).
+    scratch, 0.577 +- 0.040 warm-started (README, the Methods table, issue 14).
 
     `warm_start="target"`: the backbone is fit on the target classes only (`MLGCN.warm_start`).
     Job param `target_share` (default None: every class of W weighs alike, the original): the
