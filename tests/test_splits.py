@@ -59,6 +59,23 @@ def test_sizes_are_capped_to_small_real_data(tmp_path, caplog):
     assert "capped" in caplog.text
 
 
+def test_only_a_users_relations_file_warns_of_tags_outside_the_classes(tmp_path, caplog):
+    import json
+    import logging
+
+    (tmp_path / "labeled.tsv").write_text(
+        "title\ttags\n" + "".join(f"title {i} about js\t['javascript', 'jquery']\n"
+                                  if i % 3 == 0 else f"title {i} about c#\t['c#']\n"
+                                  for i in range(60)), encoding="utf-8")
+    mine = tmp_path / "mine.json"
+    mine.write_text(json.dumps({"javascript": ["jquery", "no-such-tag"]}), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="bench"):
+        load_split("stackoverflow-1", get_scale("smoke"), tmp_path, tmp_path / "shipped")
+        assert "not among" not in caplog.text  # the shipped file's angularjs, node.js, ...
+        load_split("stackoverflow-1", get_scale("smoke"), tmp_path, tmp_path / "mine", mine)
+    assert "mine.json: relation tags not among" in caplog.text and "no-such-tag" in caplog.text
+
+
 def test_unknown_target_tag_is_a_user_error(tmp_path):
     (tmp_path / "labeled.tsv").write_text("title\ttags\nsome title\t['c#']\n", encoding="utf-8")
     with pytest.raises(UserError, match="javascript"):

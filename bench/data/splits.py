@@ -315,9 +315,10 @@ def build_corpus_split(
         links, absent = prior_links(s_names, spec.targets, relations)
     except ValueError as err:
         raise UserError(f"{relations_name}: {err}") from None
-    if absent:
-        log.warning("%s: relation tags not among the %d classes, ignored: %s",
-                    relations_name, len(corpus.tags), ", ".join(absent))
+    if absent:  # the shipped file names tags of the paper's full corpus; only a user's file warns
+        level = logging.DEBUG if relations_name == str(DEFAULT_RELATIONS) else logging.WARNING
+        log.log(level, "%s: relation tags not among the %d classes, ignored: %s",
+                relations_name, len(corpus.tags), ", ".join(absent))
     y_s = labels[idx_l][:, s_cols]
     graph = ClassGraph.from_inexact_labels(y_s, s_names, spec.targets, links)
     unknown = -np.ones((n_u_extra, len(t_cols)), np.float32)
