@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import numpy as np
 import pytest
 
@@ -48,11 +51,16 @@ def test_vocabulary_comes_from_training_side_only(smoke_split):
     assert set(smoke_split.labeled.vocab[4:]) <= train_tokens
 
 
-def test_sizes_are_capped_to_small_real_data(tmp_path, caplog):
-    (tmp_path / "labeled.tsv").write_text(
+def _write_small_corpus(folder):
+    """60 labeled titles: every third javascript + jquery, the rest c#."""
+    (folder / "labeled.tsv").write_text(
         "title\ttags\n" + "".join(f"title {i} about js\t['javascript', 'jquery']\n"
                                   if i % 3 == 0 else f"title {i} about c#\t['c#']\n"
                                   for i in range(60)), encoding="utf-8")
+
+
+def test_sizes_are_capped_to_small_real_data(tmp_path, caplog):
+    _write_small_corpus(tmp_path)
     split = load_split("stackoverflow-1", get_scale("smoke"), tmp_path, tmp_path / "cache")
     assert split.sizes["n_test"] == 36 and split.sizes["n_val"] == 6
     assert split.sizes["n_labeled"] == 18 and split.sizes["n_unlabeled"] == 0
@@ -60,13 +68,7 @@ def test_sizes_are_capped_to_small_real_data(tmp_path, caplog):
 
 
 def test_only_a_users_relations_file_warns_of_tags_outside_the_classes(tmp_path, caplog):
-    import json
-    import logging
-
-    (tmp_path / "labeled.tsv").write_text(
-        "title\ttags\n" + "".join(f"title {i} about js\t['javascript', 'jquery']\n"
-                                  if i % 3 == 0 else f"title {i} about c#\t['c#']\n"
-                                  for i in range(60)), encoding="utf-8")
+    _write_small_corpus(tmp_path)
     mine = tmp_path / "mine.json"
     mine.write_text(json.dumps({"javascript": ["jquery", "no-such-tag"]}), encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="bench"):

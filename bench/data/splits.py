@@ -217,7 +217,9 @@ def load_split(
         atomic_save(split, path, SPLIT_TYPES)
         return split
     corpus = read_corpus(spec, scale, data_dir, cache_dir)
-    split = build_corpus_split(corpus, spec, scale, relations, str(relations_path), n_labeled)
+    shipped = Path(relations_path).resolve() == DEFAULT_RELATIONS.resolve()
+    split = build_corpus_split(corpus, spec, scale, relations, str(relations_path), n_labeled,
+                               warn_absent=not shipped)
     atomic_save(split, path, SPLIT_TYPES)
     return split
 
@@ -262,12 +264,14 @@ def build_corpus_split(
     relations: dict[str, list[str]],
     relations_name: str,
     n_labeled: int | None = None,
+    warn_absent: bool = True,
 ) -> Split:
     """Partition the corpus of a spec with files (or the stackoverflow reader) and build G
     from Eq. 17 on D_l and Eq. 18's relations. The partition is the same for every dataset
     of the corpus, and test and validation come first, so varying |D_l| (Figure 6) keeps them
     fixed. A text spec's items are titles, encoded over a vocabulary of the training side; an
-    image spec's are image paths, read as the image suite's inputs (`read_images`)."""
+    image spec's are image paths, read as the image suite's inputs (`read_images`). Relation
+    tags outside the corpus's classes are ignored, with a warning when `warn_absent`."""
     missing = [t for t in spec.targets if t not in corpus.tags]
     if missing:
         raise UserError(f"target tag(s) {', '.join(missing)} not among the corpus's "
@@ -315,9 +319,9 @@ def build_corpus_split(
         links, absent = prior_links(s_names, spec.targets, relations)
     except ValueError as err:
         raise UserError(f"{relations_name}: {err}") from None
-    if absent:  # the shipped file names tags of the paper's full corpus; only a user's file warns
-        level = logging.DEBUG if relations_name == str(DEFAULT_RELATIONS) else logging.WARNING
-        log.log(level, "%s: relation tags not among the %d classes, ignored: %s",
+    if absent:  # the shipped file names tags of the paper's full corpus: it does not warn
+        log.log(logging.WARNING if warn_absent else logging.DEBUG,
+                "%s: relation tags not among the %d classes, ignored: %s",
                 relations_name, len(corpus.tags), ", ".join(absent))
     y_s = labels[idx_l][:, s_cols]
     graph = ClassGraph.from_inexact_labels(y_s, s_names, spec.targets, links)
