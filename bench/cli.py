@@ -2,7 +2,7 @@
 
     python run_all.py --suite stackoverflow|mjsynth|all [--scale smoke|quick|paper]
         [--data-dir DIR] [--word-list PATH] [--target-estimate soft|hard|prevalence]
-        [--experiments table2,...] [--methods text-CNN,...]
+        [--experiments table2,...] [--methods text-CNN,...] [--datasets stackoverflow-1,...]
         [--plugin FILE.py|MODULE ...]
         [--seeds N] [--jobs N | --scheduler tls://HOST:PORT] [--threads N] [--out DIR]
         [--check REF [--exact] [--min-effect X]] [--save-reference PATH]
@@ -21,6 +21,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -54,6 +55,7 @@ from bench.experiments import (
     check_selection,
     expand,
     experiments_of,
+    on_datasets,
     roles,
     selected_experiments,
     table_methods,
@@ -97,6 +99,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--experiments", help="comma-separated subset (default: all of the suite)")
     p.add_argument("--methods", help="comma-separated subset of the registered methods; a "
                    "generator variant (ADDES, ADDES-CNN, ADDES-W) selects the jobs it feeds")
+    p.add_argument("--datasets", help="comma-separated subset of the suite's datasets (default: "
+                   "all), e.g. stackoverflow-1: at the sopaper and mjcpu tiers one dataset is "
+                   "the unit a machine-day affords")
     p.add_argument("--plugin", action="append", default=[], metavar="FILE.py|MODULE",
                    help="import this file or module before reading the method registry (its "
                         "@register methods join the tables); repeatable")
@@ -142,7 +147,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not (args.list or args.perf) and not (args.suite or args.dataset):
         raise UserError("--suite is required (or --dataset SPEC.toml, or --list)")
     if args.dataset is not None:
-        clash = [f"--{n.replace('_', '-')}" for n in ("suite",)
+        clash = [f"--{n.replace('_', '-')}" for n in ("suite", "datasets")
                  if getattr(args, n) is not None] + (
             ["--relations"] if args.relations != DEFAULT_RELATIONS else []) + (
             ["--dry-run"] if args.dry_run else [])
@@ -154,7 +159,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name}: must be a positive integer, got {value}")
-    for name in ("experiments", "methods"):  # "," would run nothing and overwrite records.csv
+    for name in ("experiments", "methods", "datasets"):  # ",": nothing to run
         value = getattr(args, name)
         if value is not None and not _split_list(value):
             raise UserError(f"--{name}: empty list {value!r}; name at least one")
@@ -222,20 +227,32 @@ def _run_all_suites(args: argparse.Namespace) -> int:
         raise UserError("--data-dir names one suite's folder: use it with a single --suite")
     scale = get_scale(args.scale)
     methods = _split_list(args.methods)
+    datasets = _split_list(args.datasets)
+    if datasets:
+        _check_datasets(datasets, [d for suite_datasets in SUITES.values() for d in suite_datasets])
     chosen = {suite: [e for e in experiments_of(suite) if names is None or e.name in names]
               for suite in SUITES}
     check_selection([e for es in chosen.values() for e in es], scale, methods)
     status = 0
     for suite, experiments in chosen.items():
         here = None if methods is None else [m for m in methods if roles(scale, experiments)[m]]
-        if not experiments or here == []:
+        ours = None if datasets is None else [d for d in datasets if d in SUITES[suite]]
+        if not experiments or here == [] or ours == []:
             continue
         sub = argparse.Namespace(**{
             **vars(args), "suite": suite,
             "experiments": None if names is None else ",".join(e.name for e in experiments),
-            "methods": None if here is None else ",".join(here)})
+            "methods": None if here is None else ",".join(here),
+            "datasets": None if ours is None else ",".join(ours)})
         status = max(status, run(sub))
     return status
+
+
+def _check_datasets(names: list[str], known: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UserError(f"--datasets: unknown dataset {unknown[0]!r}; choose among "
+                        f"{', '.join(known)}")
 
 
 def _spec_jobs(experiments: list, scale, methods: list[str] | None,
@@ -285,6 +302,13 @@ def run(args: argparse.Namespace) -> int:
     methods = _split_list(args.methods)
     check_selection(experiments, scale, methods)
     experiments = selected_experiments(experiments, methods)
+    datasets = _split_list(getattr(args, "datasets", None))
+    if datasets is not None:
+        _check_datasets(datasets, SUITES[suite])
+        experiments = on_datasets(experiments, datasets, scale)
+        if not experiments:
+            raise UserError(f"--datasets {args.datasets}: none of the selected experiments "
+                            "has a job there")
     gate = _prepare_gate(args, scale.name)
     load_relations(args.relations)
     image = modality == "image"
@@ -333,7 +357,7 @@ def run(args: argparse.Namespace) -> int:
                                        args.check)
     check_writable(run_dir)
     with cluster.connect(args.scheduler) if args.scheduler else nullcontext() as client:
-        for dataset in _datasets(ctx):  # bad data fails here, before anything is written
+        for dataset in datasets or _datasets(ctx):  # bad data fails here, before any write
             load_split(dataset, scale, data_dir, ctx.cache_dir, ctx.relations,
                        word_list=ctx.word_list)
         if notice:
@@ -346,13 +370,14 @@ def run(args: argparse.Namespace) -> int:
                            retry_failed=args.retry_failed, client=client)
     frame = records_frame(experiment_jobs, records)
     write_records_csv(frame, run_dir / "records.csv")
-    write_reports(run_dir, frame, ctx, args, [e.name for e in experiments])
+    write_reports(run_dir, frame, ctx, args, [e.name for e in experiments], datasets)
     if spec is not None and spec.relations == "auto":
         report = run_dir / "report.md"
         atomic_write_text(report, regress.splice_section(
             report.read_text(), auto_relations.report_section(run_dir),
             auto_relations.REPORT_TITLE))
-    gate_status = _finish_gate(gate, args, ctx, frame, [e.name for e in experiments], methods)
+    gate_status = _finish_gate(gate, args, ctx, frame, [e.name for e in experiments], methods,
+                               datasets)
     failed = frame[frame.status == "failed"].drop_duplicates("key")
     print(f"bench: results in {run_dir}/ (records.csv, report.md, tables/, figures/)",
           file=sys.stderr)
@@ -378,7 +403,8 @@ def _prepare_gate(args: argparse.Namespace, scale_name: str) -> dict:
 
 
 def _finish_gate(gate: dict, args: argparse.Namespace, ctx: RunContext, frame: pd.DataFrame,
-                 experiment_names: list[str], methods: list[str] | None) -> int:
+                 experiment_names: list[str], methods: list[str] | None,
+                 datasets: list[str] | None = None) -> int:
     """--check: print the comparison, write regress.md and report.md's section; 1 on failure.
     --save-reference: write the reference file."""
     command = "python run_all.py " + shlex.join(sys.argv[1:])
@@ -394,7 +420,7 @@ def _finish_gate(gate: dict, args: argparse.Namespace, ctx: RunContext, frame: p
             regress.check_exact_comparable(meta, env, args.check)
         result = regress.check(gate["reference"], frame, exact=args.exact,
                                min_effect=args.min_effect, experiments=experiment_names,
-                               methods=methods)
+                               methods=methods, datasets=datasets)
         notes += regress.environment_notes(meta, env)
         identity = json.loads(json.dumps(ctx.scale.identity(), default=str))  # tuples -> lists
         if meta.get("scale_identity") not in (None, identity):
@@ -421,7 +447,8 @@ def _finish_gate(gate: dict, args: argparse.Namespace, ctx: RunContext, frame: p
             suite=args.suite, scale=ctx.scale.name, scale_identity=ctx.scale.identity(),
             source=source, command=command, git_commit=commit, git_dirty=dirty,
             date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), env=env,
-            experiments=experiment_names, methods=methods, seeds=ctx.scale.seeds)
+            experiments=experiment_names, methods=methods, datasets=datasets,
+            seeds=ctx.scale.seeds)
         regress.save_reference(args.save_reference, frame, meta)
         print(f"bench: reference written to {args.save_reference}", file=sys.stderr)
     return status
@@ -439,7 +466,8 @@ def _report_digest(frame: pd.DataFrame, experiment_names: list[str]) -> str:
 
 
 def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
-                  args: argparse.Namespace, experiment_names: list[str]) -> None:
+                  args: argparse.Namespace, experiment_names: list[str],
+                  datasets: Sequence[str] | None = None) -> None:
     from bench.label_estimate import label_estimate_rows
     from bench.report import RunInfo, build_reports
 
@@ -452,7 +480,7 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         return
     sizes, label_estimates, targets = {}, [], None
     env = regress.records_environment(ctx.records_dir, frame["key"])
-    for dataset in _datasets(ctx):
+    for dataset in datasets or _datasets(ctx):
         split = load_split(dataset, ctx.scale, ctx.data_dir, ctx.cache_dir, ctx.relations,
                            word_list=ctx.word_list)
         sizes[dataset] = split.sizes

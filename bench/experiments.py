@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bench.data.splits import SUITES, modality_of
@@ -280,3 +280,24 @@ def selected_experiments(experiments: Sequence[Experiment], methods: Sequence[st
             for name in methods):
         return list(experiments)
     return [e for e in experiments if e.name not in GENERATOR_OUTPUTS]
+
+
+def on_datasets(experiments: Sequence[Experiment], datasets: Sequence[str] | None,
+                scale: Scale) -> list[Experiment]:
+    """The experiments restricted to the grid points of `datasets` (--datasets; None: all).
+    An experiment left with no point at `scale` is dropped, and so are Table 3 and Figure 5,
+    the output of the generator of the suite's first dataset, unless that dataset is kept."""
+    if datasets is None:
+        return list(experiments)
+    wanted = frozenset(datasets)
+    kept = []
+    for e in experiments:
+        if e.name in GENERATOR_OUTPUTS:
+            if SUITES[e.suite][0] in wanted:
+                kept.append(e)
+            continue
+        narrowed = replace(e, points=lambda s, points=e.points: [
+            p for p in points(s) if p[0] in wanted])
+        if narrowed.points(scale):
+            kept.append(narrowed)
+    return kept

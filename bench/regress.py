@@ -16,8 +16,8 @@ metric. Two modes:
   kind, CPU); any change fails. This is how a refactor proves it changed nothing.
 
 In both modes the cells present on one side only are listed (in exact mode they fail too).
-Only the part of the reference that the run selected (`--experiments`, `--methods`) is
-compared; the rest is counted, not listed.
+Only the part of the reference that the run selected (`--experiments`, `--methods`,
+`--datasets`) is compared; the rest is counted, not listed.
 
 A reference is one JSON file: `meta` (suite, scale, source, command, git commit, torch,
 date, ...) and `records` (one row per (experiment, job): the cell, the seed, the status and
@@ -95,10 +95,13 @@ def with_cells(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def select(records: pd.DataFrame, experiments: Iterable[str] | None = None,
-           methods: Iterable[str] | None = None) -> pd.DataFrame:
+           methods: Iterable[str] | None = None,
+           datasets: Iterable[str] | None = None) -> pd.DataFrame:
     keep = pd.Series(True, index=records.index)
     if experiments is not None:
         keep &= records["experiment"].isin(list(experiments))
+    if datasets is not None:
+        keep &= records["dataset"].isin(list(datasets))
     if methods is not None:  # a method, or a generator variant: the jobs it feeds
         keep &= records["method"].isin(list(methods)) | records["p_variant"].isin(list(methods))
     return records[keep]
@@ -259,15 +262,16 @@ class Result:
 
 def check(reference: pd.DataFrame, records: pd.DataFrame, *, exact: bool = False,
           min_effect: float = DEFAULT_MIN_EFFECT, experiments: Iterable[str] | None = None,
-          methods: Iterable[str] | None = None) -> Result:
+          methods: Iterable[str] | None = None, datasets: Iterable[str] | None = None
+          ) -> Result:
     """Compare a run's records (records.csv rows) with reference rows, both as DataFrames.
 
-    `experiments`/`methods` are the run's selection (None: all); reference rows outside it
-    are not compared."""
+    `experiments`/`methods`/`datasets` are the run's selection (None: all); reference rows
+    outside it are not compared."""
     if min_effect < 0:
         raise UserError(f"--min-effect: must be >= 0, got {min_effect}")
     old_all = with_cells(reference)
-    old = select(old_all, experiments, methods)
+    old = select(old_all, experiments, methods, datasets)
     new = with_cells(records)
     cells = cell_differences(old, new)
     if exact:
@@ -336,7 +340,7 @@ def report_markdown(result: Result, reference_path: Path, meta: Mapping[str, Any
              f"- Mode: {how}"]
     if result.n_outside:
         lines.append(f"- {result.n_outside} reference rows are outside this run's selection "
-                     "(--experiments/--methods) and were not compared")
+                     "(--experiments/--methods/--datasets) and were not compared")
     lines += [f"- Note: {n}" for n in result.notes]
     body = result_markdown(result)
     return "\n".join(lines) + "\n\n" + (body or "Nothing to list.\n")
@@ -479,12 +483,14 @@ def records_environment(records_dir: Path, keys: Iterable[str]) -> dict[str, lis
 def reference_meta(*, suite: str, scale: str, scale_identity: Mapping[str, Any], source: str,
                    command: str, git_commit: str, git_dirty: bool, date: str,
                    env: Mapping[str, Sequence[Any]], experiments: Sequence[str],
-                   methods: Sequence[str] | None, seeds: int) -> dict[str, Any]:
+                   methods: Sequence[str] | None, seeds: int,
+                   datasets: Sequence[str] | None = None) -> dict[str, Any]:
     """Metadata stored with a reference; env fields with one value are stored as a scalar."""
     meta: dict[str, Any] = {"suite": suite, "scale": scale, "source": source, "command": command,
                             "git_commit": git_commit, "git_dirty": git_dirty, "date": date,
                             "experiments": list(experiments),
                             "methods": None if methods is None else list(methods),
+                            "datasets": None if datasets is None else list(datasets),
                             "seeds": seeds}
     for name in BITS_FIELDS:
         values = list(env.get(name, ()))

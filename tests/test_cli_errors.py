@@ -42,6 +42,10 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "unknown experiment": (["--experiments", "table9"], "--experiments"),
         "experiment of other suite": (["--experiments", "fig3,nope"], "--experiments"),
         "unknown method": (["--methods", "BERT"], "--methods"),
+        "unknown dataset": (["--datasets", "stackoverflow-3"], "stackoverflow-3"),
+        "dataset of other suite": (["--datasets", "mjsynth-1"], "--datasets"),
+        "dataset without jobs": (["--datasets", "stackoverflow-2", "--experiments", "fig6"],
+                                 "--datasets"),
         "zero seeds": (["--seeds", "0"], "--seeds"),
         "negative jobs": (["--jobs", "-2"], "--jobs"),
         "missing data dir": (["--data-dir", str(tmp / "absent")], "absent"),
@@ -63,7 +67,8 @@ def _cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
 
 @pytest.mark.parametrize("name", [
     "unknown scale", "unknown suite", "unknown experiment", "experiment of other suite",
-    "unknown method", "zero seeds", "negative jobs", "missing data dir", "folder without data",
+    "unknown method", "unknown dataset", "dataset of other suite", "dataset without jobs",
+    "zero seeds", "negative jobs", "missing data dir", "folder without data",
     "empty labeled.tsv", "Tags.csv missing", "renamed column", "bad tag list", "wrong delimiter",
     "no target tag", "relations do not parse", "relations file missing", "relations link nothing",
 ])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.cli import main
 from bench.data.splits import DEFAULT_RELATIONS
-from bench.experiments import EXPERIMENTS, expand
+from bench.experiments import EXPERIMENTS, expand, on_datasets
 from bench.runner import RunContext, job_key
 from bench.scales import get_scale
 
@@ -82,3 +82,25 @@ def test_unreadable_cost_data_is_a_user_error(tmp_path, capsys):
     assert main([*ARGS, "--out", str(tmp_path / "r"), "--cost-data", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "not a cost data file" in err[0], err
+
+
+def test_datasets_narrows_the_grid_to_one_dataset(tmp_path, capsys):
+    """--datasets stackoverflow-2: only its jobs are planned; the StackOverflow-1-only figures
+    (6, 7, 8) and Table 3 (StackOverflow-1's generator) drop out, and nothing else is run."""
+    assert main([*ARGS, "--out", str(tmp_path / "r"), "--datasets", "stackoverflow-2"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()
+            if line.split()[:1] and line.split()[0] in EXPERIMENTS]
+    assert rows and {r[1] for r in rows} == {"stackoverflow-2"}
+    assert {r[0] for r in rows} == {"table2", "fig3"}
+
+
+def test_on_datasets_keeps_the_first_datasets_generator_outputs_only_with_it():
+    scale = get_scale("smoke")
+    suite = [e for e in EXPERIMENTS.values() if e.suite == "stackoverflow"]
+    assert on_datasets(suite, None, scale) == suite
+    first = {e.name: e for e in on_datasets(suite, ["stackoverflow-1"], scale)}
+    assert set(first) == {e.name for e in suite}  # every experiment has StackOverflow-1 points
+    assert {j.dataset for j in expand(first["table2"], scale)} == {"stackoverflow-1"}
+    assert len(expand(first["fig8"], scale)) == len(expand(EXPERIMENTS["fig8"], scale))
+    second = {e.name for e in on_datasets(suite, ["stackoverflow-2"], scale)}
+    assert second == {"table2", "fig3"}

@@ -116,6 +116,11 @@ def test_new_and_missing_cells_are_listed():
     # outside the run's selection: counted, not listed
     result = regress.check(old, new[new["method"] == "text-CNN"], methods=["text-CNN"])
     assert result.cells.empty and result.n_outside == len(OTHER)
+    # --datasets: the reference's other dataset is outside the selection, not "missing"
+    both = pd.concat([old, old.assign(dataset="stackoverflow-2")])
+    result = regress.check(both, old, datasets=["stackoverflow-1"])
+    assert result.cells.empty and result.n_outside == len(old) and not result.failed
+    assert len(regress.check(both, old).cells) == 2  # unselected, SO-2's cells are missing
 
 
 def test_target_estimate_is_part_of_the_cell():
