@@ -133,6 +133,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"Eq. 11's alpha (default {DEFAULT_ALPHA})")
     p.add_argument("--options", default="",
                    help="generator options k=v,k=v (bench.artifacts.OPTION_FIELDS)")
+    p.add_argument("--n-synthetic", type=int, metavar="N",
+                   help="|D_s| of the selection part and the analysis (default: the scale's); "
+                        "the generator is the same, so a sweep of N reuses its cache entry")
     p.add_argument("--summary", type=Path, nargs="+", metavar="JSON",
                    help="summarise the selection files of several seeds of one dataset "
                         "(other options are ignored)")
@@ -157,6 +160,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         raise UserError(f"--seed: must be >= 0, got {args.seed}")
     if args.threads <= 0:
         raise UserError(f"--threads: must be a positive integer, got {args.threads}")
+    if args.n_synthetic is not None and args.n_synthetic <= 0:
+        raise UserError(f"--n-synthetic: must be a positive integer, got {args.n_synthetic}")
     return args
 
 
@@ -165,12 +170,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def synthetic_params(scale: Scale, strategy: str | None = None, variant: str = "ADDES",
-                     options: str = "", alpha: float | None = None) -> dict:
+                     options: str = "", alpha: float | None = None,
+                     n_synthetic: int | None = None) -> dict:
     """AugCNN's job params (the suite's defaults, |D_s| = the scale's n_synthetic), with
     the generator's variant (and the params its registration carries, as in the suite's
-    grids), `strategy` as the label sampling, and options, when given; AugLR has the same
-    defaults."""
+    grids), `strategy` as the label sampling, options, alpha and |D_s|, when given; AugLR has
+    the same defaults."""
     overrides: dict = {} if variant == "ADDES" else generator_params(variant)
+    if n_synthetic is not None:
+        overrides["n_synthetic"] = n_synthetic
     if strategy is not None:
         overrides["label_sampling"] = strategy
     if options:
@@ -205,7 +213,8 @@ def validation_score(split: Split, estimator: Estimator, model: str, strategy: s
 
 def selection_scores(split: Split, ctx: RunContext, seed: int,
                      strategies: list[str], variant: str = "ADDES",
-                     options: str = "", alpha: float | None = None) -> list[ValScore]:
+                     options: str = "", alpha: float | None = None,
+                     n_synthetic: int | None = None) -> list[ValScore]:
     """Every classifier on D_e alone and on D_e + D_s of each strategy, on validation."""
     rows = []
     for model, (plain, augmented) in MODELS.items():
@@ -214,7 +223,8 @@ def selection_scores(split: Split, ctx: RunContext, seed: int,
                                      model, D_E_ALONE))
         for strategy in strategies:
             log.info("selection: %s on D_e + D_s (%s)", model, strategy)
-            params = synthetic_params(ctx.scale, strategy, variant, options, alpha)
+            params = synthetic_params(ctx.scale, strategy, variant, options, alpha,
+                                      n_synthetic)
             estimator = fit_method(split, augmented, params, seed, ctx)
             rows.append(validation_score(split, estimator, model, strategy))
     return rows
@@ -435,11 +445,12 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
     d_e_judge = judge(split, args.seed)
     examples = paired_examples(split, gen, d_e_judge, args.seed)
     flips = linked_flip_gap(split, gen, d_e_judge, args.seed)
+    n_synthetic = args.n_synthetic or params["n_synthetic"]
     scores = selection_scores(split, ctx, args.seed, args.strategies, args.variant,
-                              args.options, args.alpha)
+                              args.options, args.alpha, n_synthetic)
     synthetic = {s: artifacts.synthetic_training_set(
         split, seed=args.seed, params=synthetic_params(scale, s, args.variant, args.options,
-                                                       args.alpha),
+                                                       args.alpha, n_synthetic),
         scale=scale, cache_dir=ctx.cache_dir)[0] for s in args.strategies}
     log.info("analysis (oracle)")
     analysis = analysis_section(true_prevalence(split), q_c_against_truth(split, gen),
@@ -452,9 +463,10 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
               f"cache {ctx.cache_dir}. No test-set number is computed.\n\n"
               f"{conditioning_markdown(gen.conditioning_)}{linked_flip_markdown(flips)}\n"
               f"{table3_section(examples)}\n"
-              f"{selection_section(split, scores, params['n_synthetic'])}\n{analysis}")
+              f"{selection_section(split, scores, n_synthetic)}\n{analysis}")
     record = selection_record(args, split, scores)
-    record.update(variant=args.variant, options=args.options, conditioning=gen.conditioning_,
+    record.update(variant=args.variant, options=args.options, n_synthetic=n_synthetic,
+                  conditioning=gen.conditioning_,
                   table3=examples, linked_flip=flips)
     return report, record
 
@@ -536,7 +548,7 @@ def seed_summary(records: list[dict]) -> str:
 
 
 def report_path(args: argparse.Namespace, suffix: str = ".md") -> Path:
-    """<out>/diagnose-<dataset>-<scale>[-<variant>][-alpha<a>][-opts<hash>]-seed<k><suffix>:
+    """<out>/diagnose-<dataset>-<scale>[-<variant>][-alpha<a>][-opts<hash>][-ds<n>]-seed<k><suffix>:
     the generator's settings that differ from the published defaults are in the name, so
     diagnosing another alpha, variant or option set of the same seed never overwrites a report
     (and `--summary <out>/diagnose-...-seed*.json` globs one configuration)."""
@@ -547,6 +559,8 @@ def report_path(args: argparse.Namespace, suffix: str = ".md") -> Path:
         config += f"-alpha{args.alpha:g}"
     if args.options:
         config += f"-opts{hashlib.sha1(args.options.encode()).hexdigest()[:8]}"
+    if args.n_synthetic is not None:
+        config += f"-ds{args.n_synthetic}"
     return args.out / f"diagnose-{args.dataset}-{args.scale}{config}-seed{args.seed}{suffix}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,6 +133,7 @@ def test_selection_reads_no_true_target_label(smoke_report):
     (["--scale", "huge"], "--scale"),
     (["--threads", "0"], "--threads"),
     (["--seed", "-1"], "--seed"),
+    (["--n-synthetic", "0"], "--n-synthetic"),
     (["--data-dir", "/nonexistent/folder"], "--data-dir"),
     (["--bogus"], "--bogus"),
 ])
@@ -146,11 +148,26 @@ def test_each_generator_configuration_gets_its_own_report_file(tmp_path):
     the published configuration's report (the name of which stays as documented)."""
     base = ["--out", str(tmp_path), "--dataset", "stackoverflow-1", "--seed", "3"]
     configs = [[], ["--alpha", "1"], ["--alpha", "10"], ["--variant", "ADDES+G"],
-               ["--options", "per_token=1"], ["--options", "per_token=1,label_input=1"]]
+               ["--options", "per_token=1"], ["--options", "per_token=1,label_input=1"],
+               ["--n-synthetic", "2000"], ["--n-synthetic", "2000", "--variant", "ADDES+G"]]
     paths = [diagnose.report_path(diagnose.parse_args(base + c)) for c in configs]
     assert len(set(paths)) == len(configs)
     assert paths[0] == tmp_path / "diagnose-stackoverflow-1-quick-seed3.md"
     assert all(p.name.endswith("-seed3.md") for p in paths)
+
+
+def test_n_synthetic_sizes_every_augmented_fit(monkeypatch):
+    """--n-synthetic N: each D_e + D_s classifier of the selection part gets |D_s| = N, the
+    D_e-alone ones get no D_s."""
+    fits = []
+    monkeypatch.setattr(diagnose, "fit_method",
+                        lambda split, method, params, seed, ctx: fits.append((method, params)))
+    monkeypatch.setattr(diagnose, "validation_score", lambda *a: None)
+    ctx = RunContext("stackoverflow", SCALE, Path("unused"), Path("unused"))
+    diagnose.selection_scores(None, ctx, 0, ["resample", "tied"], n_synthetic=77)
+    augmented = [p for m, p in fits if m in ("AugCNN", "AugLR")]
+    assert len(augmented) == 4 and all(p["n_synthetic"] == 77 for p in augmented)
+    assert len(fits) == 6 and all(p == {} for m, p in fits if m not in ("AugCNN", "AugLR"))
 
 
 def _table_record(path, seed: int, options: str, maps: dict[tuple[str, str], float],
