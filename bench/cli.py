@@ -159,7 +159,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name}: must be a positive integer, got {value}")
-    for name in ("experiments", "methods", "datasets"):  # ",": nothing to run
+    for name in ("experiments", "methods", "datasets"):  # ",": run nothing, overwrite records.csv
         value = getattr(args, name)
         if value is not None and not _split_list(value):
             raise UserError(f"--{name}: empty list {value!r}; name at least one")
