@@ -302,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
     methods = _split_list(args.methods)
     check_selection(experiments, scale, methods)
     experiments = selected_experiments(experiments, methods)
-    datasets = _split_list(getattr(args, "datasets", None))
+    datasets = _split_list(args.datasets)
     if datasets is not None:
         _check_datasets(datasets, SUITES[suite])
         experiments = on_datasets(experiments, datasets, scale)
