@@ -153,8 +153,8 @@ class ADDESEstimator:
         inputs, y = self.sample_inputs(n, labels, seed, unlabeled)
         return (list(inputs.texts) if inputs.texts is not None else inputs.x), y
 
-    def sample_inputs(self, n: int, labels=None, seed: int | None = None, unlabeled=None
-                      ) -> tuple[Inputs, np.ndarray]:
+    def sample_inputs(self, n: int, labels=None, seed: int | None = None, unlabeled=None,
+                      temperature: float = 1.0) -> tuple[Inputs, np.ndarray]:
         """As `sample`, with the inputs as `Inputs` (token ids and texts; the harness's D_s)."""
         self._check_fitted()
         seed = self.seed if seed is None else seed
@@ -174,7 +174,7 @@ class ADDESEstimator:
             if len(y) != n:
                 raise ValueError(f"sample({n}) got {len(y)} label rows")
             y_s, y_t = y[:, :n_s], y[:, n_s:]
-        inputs = self.generator_.generate(y_s, y_t, seed=seed, z=z)
+        inputs = self.generator_.generate(y_s, y_t, seed=seed, z=z, temperature=temperature)
         return inputs, np.concatenate([y_s, y_t], axis=1).astype(np.float32)
 
     def predict_proba(self, X) -> np.ndarray:

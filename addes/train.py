@@ -382,7 +382,11 @@ class ADDESGenerator:
                  z: np.ndarray | None = None) -> Inputs:
         """x_syn ~ p_D(x|z, y_s, y_t) with z ~ N(0, I) drawn from `seed`, or the given z
         [n, latent] (Figure 5 decodes the same z under different labels). Text: ancestral
-        sampling of tokens; images: the decoder's mean images float32 [n, 1, 32, 100]."""
+        sampling of tokens from softmax(logits / temperature) (1: the decoder's own
+        distribution; lower: more typical titles); images: the decoder's mean images float32
+        [n, 1, 32, 100] (temperature unused)."""
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, not {temperature!r}")
         if z_from != "prior":
             raise ValueError(f"z_from must be 'prior', not {z_from!r} (for the posterior, pass "
                              f"the z of `sample_posterior`)")

@@ -52,6 +52,7 @@ log = logging.getLogger("bench")
 
 VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W", "ADDES+", "ADDES+G")
 DEFAULT_LABEL_SAMPLING = "resample"
+DEFAULT_TEMPERATURE = 1.0  # D_s texts sampled from the decoder's own word distribution
 # ADDESConfig fields a job may set through its "options" param ("k=v,k=v"): the ADDES+
 # options of issue 13, the phases' lengths and learning rate, and Bowman et al.'s deviations
 OPTION_FIELDS = {"per_token": bool, "cons_classifier_grad": bool, "cons_labels": str,
@@ -222,15 +223,19 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
     "resample"; see ADDESGenerator.sample_labels; "posterior": z and labels from q_E and q_C of
     D_u rows, ADDESGenerator.sample_posterior), target_labels (optional: "assigned", the
     paper's, keeps the labels the examples were generated under; "q_C" replaces the target
-    labels by q_C's soft predictions on the generated inputs: a fix tried behind a flag)."""
+    labels by q_C's soft predictions on the generated inputs: a fix tried behind a flag),
+    temperature (optional, text only, default 1: the decoder's word distribution at which
+    titles are sampled; `synthetic_set_id`)."""
     n = _requested_size(split.modality, scale, params)
     n_max = synthetic_size(split.modality, scale, params)
-    sampling = params.get("label_sampling") or DEFAULT_LABEL_SAMPLING
-    relabel = params.get("target_labels", "assigned")
-    if relabel not in ("assigned", "q_C"):
-        raise ValueError(f"target_labels must be 'assigned' or 'q_C', not {relabel!r}")
+    sampling, relabel, temperature = synthetic_set_id(params)
+    if temperature != DEFAULT_TEMPERATURE and split.modality != "text":
+        raise ValueError(f"temperature applies to generated texts only, not to {split.dataset}'s "
+                         f"images (the image decoder's output is its mean)")
     key = generator_key(split, seed, params, scale, dtype)
     suffix = "" if relabel == "assigned" else f"-{relabel}"
+    if temperature != DEFAULT_TEMPERATURE:
+        suffix += f"-T{temperature:g}"
     path = (Path(cache_dir) / "synthetic"
             / f"{split.dataset}-{key}-{sampling}{suffix}-{n_max}.npz")
     with file_lock(path.with_suffix(".lock")):
@@ -241,12 +246,27 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
             est = _estimator(split, seed=seed, params=params, scale=scale, cache_dir=cache_dir,
                              device=device, dtype=dtype, label_sampling=sampling)
             # "posterior" draws z and labels from q_E and q_C of D_u rows
-            inputs, labels = est.sample_inputs(n_max, seed=seed, unlabeled=split.unlabeled)
+            inputs, labels = est.sample_inputs(n_max, seed=seed, unlabeled=split.unlabeled,
+                                               temperature=temperature)
             if relabel == "q_C":  # the generator's own classifier labels what it generated
                 n_s = split.graph.n_inexact
                 labels[:, n_s:] = est.predict_proba(inputs)[:, n_s:]
             atomic_save((inputs, labels), path, (Inputs,))
     return inputs.subset(slice(0, n)), labels[:n]
+
+
+def synthetic_set_id(params: Mapping[str, Any]) -> tuple[str, str, float]:
+    """What tells two D_s of one generator apart, from a job's params: its label sampling,
+    its target labels ("assigned" | "q_C") and the sampling temperature of its texts (> 0;
+    the paper does not say; 1, the decoder's own distribution, is the default)."""
+    sampling = params.get("label_sampling") or DEFAULT_LABEL_SAMPLING
+    relabel = params.get("target_labels", "assigned")
+    if relabel not in ("assigned", "q_C"):
+        raise ValueError(f"target_labels must be 'assigned' or 'q_C', not {relabel!r}")
+    temperature = float(params.get("temperature", DEFAULT_TEMPERATURE))
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, not {params.get('temperature')!r}")
+    return sampling, relabel, temperature
 
 
 def _estimator(split: Split, *, seed: int, label_sampling: str = DEFAULT_LABEL_SAMPLING,

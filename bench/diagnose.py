@@ -136,6 +136,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--n-synthetic", type=int, metavar="N",
                    help="|D_s| of the selection part and the analysis (default: the scale's); "
                         "the generator is the same, so a sweep of N reuses its cache entry")
+    p.add_argument("--temperature", type=float, default=artifacts.DEFAULT_TEMPERATURE,
+                   metavar="T", help="sampling temperature of D_s's titles in the selection part "
+                   "and the analysis (default 1: the decoder's own word distribution); the "
+                   "generator is the same")
     p.add_argument("--summary", type=Path, nargs="+", metavar="JSON",
                    help="summarise the selection files of several seeds of one dataset "
                         "(other options are ignored)")
@@ -162,6 +166,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         raise UserError(f"--threads: must be a positive integer, got {args.threads}")
     if args.n_synthetic is not None and args.n_synthetic <= 0:
         raise UserError(f"--n-synthetic: must be a positive integer, got {args.n_synthetic}")
+    if not args.temperature > 0:
+        raise UserError(f"--temperature: must be > 0, got {args.temperature}")
     return args
 
 
@@ -171,11 +177,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def synthetic_params(scale: Scale, strategy: str | None = None, variant: str = "ADDES",
                      options: str = "", alpha: float | None = None,
-                     n_synthetic: int | None = None) -> dict:
+                     n_synthetic: int | None = None,
+                     temperature: float = artifacts.DEFAULT_TEMPERATURE) -> dict:
     """AugCNN's job params (the suite's defaults, |D_s| = the scale's n_synthetic), with
     the generator's variant (and the params its registration carries, as in the suite's
-    grids), `strategy` as the label sampling, options, alpha and |D_s|, when given; AugLR has
-    the same defaults."""
+    grids), `strategy` as the label sampling, options, alpha, |D_s| and the titles' sampling
+    temperature, when given; AugLR has the same defaults."""
     overrides: dict = {} if variant == "ADDES" else generator_params(variant)
     if n_synthetic is not None:
         overrides["n_synthetic"] = n_synthetic
@@ -185,6 +192,8 @@ def synthetic_params(scale: Scale, strategy: str | None = None, variant: str = "
         overrides["options"] = options
     if alpha is not None:
         overrides["alpha"] = alpha
+    if temperature != artifacts.DEFAULT_TEMPERATURE:  # the default keeps the suite's job keys
+        overrides["temperature"] = temperature
     return dict(resolve_params("AugCNN", overrides, scale))
 
 
@@ -214,7 +223,8 @@ def validation_score(split: Split, estimator: Estimator, model: str, strategy: s
 def selection_scores(split: Split, ctx: RunContext, seed: int,
                      strategies: list[str], variant: str = "ADDES",
                      options: str = "", alpha: float | None = None,
-                     n_synthetic: int | None = None) -> list[ValScore]:
+                     n_synthetic: int | None = None,
+                     temperature: float = artifacts.DEFAULT_TEMPERATURE) -> list[ValScore]:
     """Every classifier on D_e alone and on D_e + D_s of each strategy, on validation."""
     rows = []
     for model, (plain, augmented) in MODELS.items():
@@ -224,7 +234,7 @@ def selection_scores(split: Split, ctx: RunContext, seed: int,
         for strategy in strategies:
             log.info("selection: %s on D_e + D_s (%s)", model, strategy)
             params = synthetic_params(ctx.scale, strategy, variant, options, alpha,
-                                      n_synthetic)
+                                      n_synthetic, temperature)
             estimator = fit_method(split, augmented, params, seed, ctx)
             rows.append(validation_score(split, estimator, model, strategy))
     return rows
@@ -362,7 +372,8 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
 
 
-def selection_section(split: Split, scores: list[ValScore], n_synthetic: int) -> str:
+def selection_section(split: Split, scores: list[ValScore], n_synthetic: int,
+                      temperature: float = artifacts.DEFAULT_TEMPERATURE) -> str:
     """Markdown: the validation table, the selected strategy, and each row's distance to it
     with the paired bootstrap SE of that distance."""
     selected = select_strategy(scores)
@@ -387,7 +398,8 @@ def selection_section(split: Split, scores: list[ValScore], n_synthetic: int) ->
                     "mean mAP − selected's (bootstrap SE)"], rows)
     beats = "beats" if means[selected] > means[D_E_ALONE] else "does not beat"
     return (f"## Selection (validation data only: inexact labels, Eq. 19 targets)\n\n"
-            f"Validation part: {len(split.val)} titles; |D_s| = {n_synthetic}; target "
+            f"Validation part: {len(split.val)} titles; |D_s| = {n_synthetic} (titles sampled "
+            f"at temperature {temperature:g}); target "
             f"prevalence under Eq. 19 {_fmt_list(y_val.mean(axis=0))}. Scores are mAP / AUC "
             f"against the Eq. 19 estimates of the validation targets; the SE is a paired "
             f"bootstrap over validation rows ({N_BOOTSTRAP} resamples), not over training "
@@ -447,10 +459,11 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
     flips = linked_flip_gap(split, gen, d_e_judge, args.seed)
     n_synthetic = args.n_synthetic or params["n_synthetic"]
     scores = selection_scores(split, ctx, args.seed, args.strategies, args.variant,
-                              args.options, args.alpha, n_synthetic)
+                              args.options, args.alpha, n_synthetic, args.temperature)
     synthetic = {s: artifacts.synthetic_training_set(
         split, seed=args.seed, params=synthetic_params(scale, s, args.variant, args.options,
-                                                       args.alpha, n_synthetic),
+                                                       args.alpha, n_synthetic,
+                                                       args.temperature),
         scale=scale, cache_dir=ctx.cache_dir)[0] for s in args.strategies}
     log.info("analysis (oracle)")
     analysis = analysis_section(true_prevalence(split), q_c_against_truth(split, gen),
@@ -463,9 +476,10 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
               f"cache {ctx.cache_dir}. No test-set number is computed.\n\n"
               f"{conditioning_markdown(gen.conditioning_)}{linked_flip_markdown(flips)}\n"
               f"{table3_section(examples)}\n"
-              f"{selection_section(split, scores, n_synthetic)}\n{analysis}")
+              f"{selection_section(split, scores, n_synthetic, args.temperature)}\n{analysis}")
     record = selection_record(args, split, scores)
     record.update(variant=args.variant, options=args.options, n_synthetic=n_synthetic,
+                  temperature=args.temperature,
                   conditioning=gen.conditioning_,
                   table3=examples, linked_flip=flips)
     return report, record
@@ -548,7 +562,8 @@ def seed_summary(records: list[dict]) -> str:
 
 
 def report_path(args: argparse.Namespace, suffix: str = ".md") -> Path:
-    """<out>/diagnose-<dataset>-<scale>[-<variant>][-alpha<a>][-opts<hash>][-ds<n>]-seed<k><suffix>:
+    """<out>/diagnose-<dataset>-<scale>[-<variant>][-alpha<a>][-opts<hash>][-ds<n>][-T<t>]
+    -seed<k><suffix>:
     the generator's settings that differ from the published defaults are in the name, so
     diagnosing another alpha, variant or option set of the same seed never overwrites a report
     (and `--summary <out>/diagnose-...-seed*.json` globs one configuration)."""
@@ -561,6 +576,8 @@ def report_path(args: argparse.Namespace, suffix: str = ".md") -> Path:
         config += f"-opts{hashlib.sha1(args.options.encode()).hexdigest()[:8]}"
     if args.n_synthetic is not None:
         config += f"-ds{args.n_synthetic}"
+    if args.temperature != artifacts.DEFAULT_TEMPERATURE:
+        config += f"-T{args.temperature:g}"
     return args.out / f"diagnose-{args.dataset}-{args.scale}{config}-seed{args.seed}{suffix}"
 
 

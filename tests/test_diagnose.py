@@ -134,6 +134,8 @@ def test_selection_reads_no_true_target_label(smoke_report):
     (["--threads", "0"], "--threads"),
     (["--seed", "-1"], "--seed"),
     (["--n-synthetic", "0"], "--n-synthetic"),
+    (["--temperature", "0"], "--temperature"),
+    (["--temperature", "-0.5"], "--temperature"),
     (["--data-dir", "/nonexistent/folder"], "--data-dir"),
     (["--bogus"], "--bogus"),
 ])
@@ -149,7 +151,8 @@ def test_each_generator_configuration_gets_its_own_report_file(tmp_path):
     base = ["--out", str(tmp_path), "--dataset", "stackoverflow-1", "--seed", "3"]
     configs = [[], ["--alpha", "1"], ["--alpha", "10"], ["--variant", "ADDES+G"],
                ["--options", "per_token=1"], ["--options", "per_token=1,label_input=1"],
-               ["--n-synthetic", "2000"], ["--n-synthetic", "2000", "--variant", "ADDES+G"]]
+               ["--n-synthetic", "2000"], ["--n-synthetic", "2000", "--variant", "ADDES+G"],
+               ["--temperature", "0.5"], ["--temperature", "0.5", "--n-synthetic", "2000"]]
     paths = [diagnose.report_path(diagnose.parse_args(base + c)) for c in configs]
     assert len(set(paths)) == len(configs)
     assert paths[0] == tmp_path / "diagnose-stackoverflow-1-quick-seed3.md"
@@ -168,6 +171,19 @@ def test_n_synthetic_sizes_every_augmented_fit(monkeypatch):
     augmented = [p for m, p in fits if m in ("AugCNN", "AugLR")]
     assert len(augmented) == 4 and all(p["n_synthetic"] == 77 for p in augmented)
     assert len(fits) == 6 and all(p == {} for m, p in fits if m not in ("AugCNN", "AugLR"))
+
+
+def test_temperature_reaches_every_augmented_fit_and_the_default_keeps_the_job_keys(monkeypatch):
+    """--temperature T: each D_e + D_s classifier gets D_s sampled at T; at the default the
+    params are the suite's own (no "temperature" key), so its records and cache are reused."""
+    fits = []
+    monkeypatch.setattr(diagnose, "fit_method",
+                        lambda split, method, params, seed, ctx: fits.append((method, params)))
+    monkeypatch.setattr(diagnose, "validation_score", lambda *a: None)
+    ctx = RunContext("stackoverflow", SCALE, Path("unused"), Path("unused"))
+    diagnose.selection_scores(None, ctx, 0, ["tied"], temperature=0.5)
+    assert [p["temperature"] for m, p in fits if m in ("AugCNN", "AugLR")] == [0.5, 0.5]
+    assert "temperature" not in diagnose.synthetic_params(SCALE, "tied")
 
 
 def _table_record(path, seed: int, options: str, maps: dict[tuple[str, str], float],
