@@ -14,7 +14,9 @@ Variants (Section 5.6): "ADDES" (GCN classifier over G), "ADDES-CNN" (multi-labe
 no GCN), "ADDES-W" (GCN over Eq. 17 computed from the TRUE labels of D_l over all of W: the
 only caller of split.oracle_target_labels here). Not in the paper (issue 13): "ADDES+" (ADDES
 with PLUS_OPTIONS) and "ADDES+G" (ADDES+ with PLUS_G_OPTIONS; its generator is the one of
-variant "ADDES+" with those options, and shares its cache entry).
+variant "ADDES+" with those options, and shares its cache entry) and "ADDES-tied" (the
+published generator, the same cache entry as "ADDES", with D_s's target labels tied to its
+source labels by Eq. 19: label sampling "tied").
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from bench.scales import Scale
 
 log = logging.getLogger("bench")
 
-VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W", "ADDES+", "ADDES+G")
+VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W", "ADDES+", "ADDES+G", "ADDES-tied")
 DEFAULT_LABEL_SAMPLING = "resample"
 DEFAULT_TEMPERATURE = 1.0  # D_s texts sampled from the decoder's own word distribution
 # ADDESConfig fields a job may set through its "options" param ("k=v,k=v"): the ADDES+
@@ -81,6 +83,11 @@ PLUS_G_OPTIONS: dict[str, Any] = {"per_token": True, "cons_classifier_grad": Fal
                                   "cons_labels": "paired", "label_prior": "coupled"}
 # the variant a generator is trained and cached as: ADDES+G is ADDES+ with options
 _TRAINED_AS = {"ADDES+G": "ADDES+"}
+# variants that only draw D_s differently from another variant's generator (one cache entry,
+# one generator in a run's plan): "ADDES-tied" is the published generator with label sampling
+# "tied", the best D_s of that generator on validation at the paper's data sizes (sopaper,
+# docs/findings-stackoverflow.md)
+DRAWS_FROM = {"ADDES-tied": "ADDES"}
 
 
 def split_fingerprint(split: Split) -> str:
@@ -101,9 +108,15 @@ def _variant(params: Mapping[str, Any]) -> str:
     return variant
 
 
+def generator_variant(params: Mapping[str, Any]) -> str:
+    """The variant whose generator the job's D_s is drawn from (itself, or DRAWS_FROM's)."""
+    variant = _variant(params)
+    return DRAWS_FROM.get(variant, variant)
+
+
 def _trained_as(params: Mapping[str, Any]) -> str:
     """The variant whose code trains the job's generator (and names it in the cache key)."""
-    variant = _variant(params)
+    variant = generator_variant(params)
     return _TRAINED_AS.get(variant, variant)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from bench import costs
-from bench.artifacts import synthetic_set_id, synthetic_size
+from bench.artifacts import generator_variant, synthetic_set_id, synthetic_size
 from bench.data.splits import modality_of
 from bench.errors import UserError
 from bench.experiments import Experiment, expand, resolve_params, suite_defaults
@@ -66,7 +66,8 @@ def plan_jobs(ctx: RunContext, experiments: Iterable[Experiment], methods: list[
             needs: tuple[Hashable, ...] = ()
             if (not done and get_method(job.method).training_set == "D_e+D_s"
                     and int(params.get("n_synthetic") or 0) > 0):
-                gen = costs.generator_id(modality, job.dataset, job.seed, params)
+                gen = costs.generator_id(modality, job.dataset, job.seed,
+                                         {**params, "variant": generator_variant(params)})
                 needs = (gen, (gen, *synthetic_set_id(params)))
             planned.append(PlannedJob(experiment.name, job, done,
                                       costs.job_parts(job.method, modality, params, ctx.scale),

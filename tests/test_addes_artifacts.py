@@ -137,6 +137,21 @@ def test_lower_temperature_draws_more_typical_titles(smoke_split, tmp_path):
         gen.generate(y_s, y_t, temperature=0.0)
 
 
+def test_addes_tied_reuses_the_published_generator_and_ties_its_target_labels(
+        smoke_split, tmp_path, monkeypatch):
+    published = artifacts.synthetic_training_set(smoke_split, seed=0, params=PARAMS,
+                                                 scale=SCALE, cache_dir=tmp_path)
+    tied_params = {**PARAMS, "variant": "ADDES-tied", "label_sampling": "tied"}
+    assert (artifacts.generator_key(smoke_split, 0, tied_params, SCALE)
+            == artifacts.generator_key(smoke_split, 0, PARAMS, SCALE))
+    monkeypatch.setattr(ADDESGenerator, "fit", lambda *a, **k: pytest.fail("retrained"))
+    inputs, labels = artifacts.synthetic_training_set(smoke_split, seed=0, params=tied_params,
+                                                      scale=SCALE, cache_dir=tmp_path)
+    n_s = smoke_split.graph.n_inexact
+    np.testing.assert_array_equal(labels[:, n_s:], smoke_split.estimated_targets(labels[:, :n_s]))
+    assert not np.array_equal(labels, published[1])
+
+
 def test_generator_key_changes_with_what_trains_the_generator(smoke_split, smoke_split2):
     """Guards "finished work is reused only for the same config" for the shared generators:
     the key changes with the seed, the variant (ADDES-W reads the hidden labels, ADDES-CNN

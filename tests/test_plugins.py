@@ -345,3 +345,25 @@ def test_addes_plus_g_is_named_opt_in_and_its_jobs_carry_coupled_d_s_labels(clea
     assert fig7 == {"ADDES": "resample", "ADDES+G": "coupled"}
     with pytest.raises(ValueError, match="not among"):
         registry.register_generator("ADDES-bad", "x", params={"label_samplin": "coupled"})
+
+
+def test_addes_tied_draws_tied_d_s_from_the_published_generator_in_one_plan(tmp_path):
+    """ADDES-tied: opt-in Table 2 columns whose jobs carry label sampling "tied" and whose D_s
+    comes from the published ADDES generator (one generator per seed in a run's plan, not two;
+    the D_s sets differ)."""
+    from bench.plan import plan_artifacts, plan_jobs
+    from bench.runner import RunContext
+
+    spec = registry.all_generators()["ADDES-tied"]
+    assert spec.opt_in and spec.in_tables and not spec.in_paper
+    table2 = EXPERIMENTS["table2"]
+    named = expand(table2, SMOKE, ["AugCNN", "ADDES-tied"])
+    assert {(j.method, j.param_dict["variant"], j.param_dict["label_sampling"])
+            for j in named} == {("AugCNN", "ADDES", "resample"), ("AugCNN", "ADDES-tied", "tied"),
+                                ("AugGCN", "ADDES-tied", "tied"), ("AugLR", "ADDES-tied", "tied")}
+    ctx = RunContext("stackoverflow", SMOKE, tmp_path / "run", tmp_path / "cache")
+    planned = plan_jobs(ctx, [table2], ["AugCNN", "ADDES-tied"])
+    kinds = [a.name for a in plan_artifacts(planned, SMOKE).values()]
+    seeds = {(p.job.dataset, p.job.seed) for p in planned}
+    assert kinds.count("text ADDES generator") == len(seeds)  # shared by both variants
+    assert len(kinds) == 3 * len(seeds)  # and two D_s per generator: resample, tied

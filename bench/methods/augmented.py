@@ -34,6 +34,13 @@ register_generator("ADDES+G", "not in the paper: ADDES+ with -ELBO per token, q_
                    in_paper=False, in_tables=True, opt_in=True,
                    params={"label_sampling": "coupled"})
 
+register_generator("ADDES-tied", "not in the paper: the published ADDES generator (its cache "
+                   "entry) with D_s's target labels y_t = Eq. 19's estimate from its y_s (label "
+                   "sampling 'tied'), the best D_s of that generator on validation at the "
+                   "paper's data sizes (README, issue 13); --methods ADDES-tied runs it",
+                   in_paper=False, in_tables=True, opt_in=True,
+                   params={"label_sampling": "tied"})
+
 
 @register("AugCNN", training_set="D_e+D_s", default_params=SYNTHETIC,
           augments=("text-CNN", "SDANN"))
