@@ -55,6 +55,7 @@ log = logging.getLogger("bench")
 VARIANTS = ("ADDES", "ADDES-CNN", "ADDES-W", "ADDES+", "ADDES+G", "ADDES-tied")
 DEFAULT_LABEL_SAMPLING = "resample"
 DEFAULT_TEMPERATURE = 1.0  # D_s texts sampled from the decoder's own word distribution
+TARGET_LABELS = ("assigned", "q_C", "shuffled")  # D_s's labels (synthetic_training_set)
 # ADDESConfig fields a job may set through its "options" param ("k=v,k=v"): the ADDES+
 # options of issue 13, the phases' lengths and learning rate, and Bowman et al.'s deviations
 OPTION_FIELDS = {"per_token": bool, "cons_classifier_grad": bool, "cons_labels": str,
@@ -236,7 +237,9 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
     "resample"; see ADDESGenerator.sample_labels; "posterior": z and labels from q_E and q_C of
     D_u rows, ADDESGenerator.sample_posterior), target_labels (optional: "assigned", the
     paper's, keeps the labels the examples were generated under; "q_C" replaces the target
-    labels by q_C's soft predictions on the generated inputs: a fix tried behind a flag),
+    labels by q_C's soft predictions on the generated inputs: a fix tried behind a flag;
+    "shuffled", a control and not a method: the assigned label rows permuted over D_s, so a
+    title's labels are another title's and only the marginals are kept),
     temperature (optional, text only, default 1: the decoder's word distribution at which
     titles are sampled; `synthetic_set_id`)."""
     n = _requested_size(split.modality, scale, params)
@@ -264,18 +267,21 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
             if relabel == "q_C":  # the generator's own classifier labels what it generated
                 n_s = split.graph.n_inexact
                 labels[:, n_s:] = est.predict_proba(inputs)[:, n_s:]
+            elif relabel == "shuffled":  # what D_s is worth when its titles say nothing
+                labels = labels[np.random.default_rng(seed).permutation(len(labels))]
             atomic_save((inputs, labels), path, (Inputs,))
     return inputs.subset(slice(0, n)), labels[:n]
 
 
 def synthetic_set_id(params: Mapping[str, Any]) -> tuple[str, str, float]:
     """What tells two D_s of one generator apart, from a job's params: its label sampling,
-    its target labels ("assigned" | "q_C") and the sampling temperature of its texts (> 0;
+    its labels ("assigned" | "q_C" | "shuffled") and the sampling temperature of its texts (> 0;
     the paper does not say; 1, the decoder's own distribution, is the default)."""
     sampling = params.get("label_sampling") or DEFAULT_LABEL_SAMPLING
     relabel = params.get("target_labels", "assigned")
-    if relabel not in ("assigned", "q_C"):
-        raise ValueError(f"target_labels must be 'assigned' or 'q_C', not {relabel!r}")
+    if relabel not in TARGET_LABELS:
+        raise ValueError(f"target_labels must be one of {', '.join(TARGET_LABELS)}, not "
+                         f"{relabel!r}")
     temperature = float(params.get("temperature", DEFAULT_TEMPERATURE))
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, not {params.get('temperature')!r}")

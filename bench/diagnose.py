@@ -140,6 +140,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    metavar="T", help="sampling temperature of D_s's titles in the selection part "
                    "and the analysis (default 1: the decoder's own word distribution); the "
                    "generator is the same")
+    p.add_argument("--target-labels", default="assigned", choices=artifacts.TARGET_LABELS,
+                   help="D_s's labels in the selection part: assigned (default: those it was "
+                   "generated under), q_C (q_C's soft targets), shuffled (a control: label rows "
+                   "permuted over D_s, so its titles say nothing about their labels)")
     p.add_argument("--summary", type=Path, nargs="+", metavar="JSON",
                    help="summarise the selection files of several seeds of one dataset "
                         "(other options are ignored)")
@@ -178,11 +182,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def synthetic_params(scale: Scale, strategy: str | None = None, variant: str = "ADDES",
                      options: str = "", alpha: float | None = None,
                      n_synthetic: int | None = None,
-                     temperature: float = artifacts.DEFAULT_TEMPERATURE) -> dict:
+                     temperature: float = artifacts.DEFAULT_TEMPERATURE,
+                     target_labels: str = "assigned") -> dict:
     """AugCNN's job params (the suite's defaults, |D_s| = the scale's n_synthetic), with
     the generator's variant (and the params its registration carries, as in the suite's
-    grids), `strategy` as the label sampling, options, alpha, |D_s| and the titles' sampling
-    temperature, when given; AugLR has the same defaults."""
+    grids), `strategy` as the label sampling, options, alpha, |D_s|, the titles' sampling
+    temperature and D_s's labels, when given; AugLR has the same defaults."""
     overrides: dict = {} if variant == "ADDES" else generator_params(variant)
     if n_synthetic is not None:
         overrides["n_synthetic"] = n_synthetic
@@ -194,6 +199,8 @@ def synthetic_params(scale: Scale, strategy: str | None = None, variant: str = "
         overrides["alpha"] = alpha
     if temperature != artifacts.DEFAULT_TEMPERATURE:  # the default keeps the suite's job keys
         overrides["temperature"] = temperature
+    if target_labels != "assigned":
+        overrides["target_labels"] = target_labels
     return dict(resolve_params("AugCNN", overrides, scale))
 
 
@@ -224,7 +231,8 @@ def selection_scores(split: Split, ctx: RunContext, seed: int,
                      strategies: list[str], variant: str = "ADDES",
                      options: str = "", alpha: float | None = None,
                      n_synthetic: int | None = None,
-                     temperature: float = artifacts.DEFAULT_TEMPERATURE) -> list[ValScore]:
+                     temperature: float = artifacts.DEFAULT_TEMPERATURE,
+                     target_labels: str = "assigned") -> list[ValScore]:
     """Every classifier on D_e alone and on D_e + D_s of each strategy, on validation."""
     rows = []
     for model, (plain, augmented) in MODELS.items():
@@ -234,7 +242,7 @@ def selection_scores(split: Split, ctx: RunContext, seed: int,
         for strategy in strategies:
             log.info("selection: %s on D_e + D_s (%s)", model, strategy)
             params = synthetic_params(ctx.scale, strategy, variant, options, alpha,
-                                      n_synthetic, temperature)
+                                      n_synthetic, temperature, target_labels)
             estimator = fit_method(split, augmented, params, seed, ctx)
             rows.append(validation_score(split, estimator, model, strategy))
     return rows
@@ -373,7 +381,8 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 
 def selection_section(split: Split, scores: list[ValScore], n_synthetic: int,
-                      temperature: float = artifacts.DEFAULT_TEMPERATURE) -> str:
+                      temperature: float = artifacts.DEFAULT_TEMPERATURE,
+                      target_labels: str = "assigned") -> str:
     """Markdown: the validation table, the selected strategy, and each row's distance to it
     with the paired bootstrap SE of that distance."""
     selected = select_strategy(scores)
@@ -399,7 +408,7 @@ def selection_section(split: Split, scores: list[ValScore], n_synthetic: int,
     beats = "beats" if means[selected] > means[D_E_ALONE] else "does not beat"
     return (f"## Selection (validation data only: inexact labels, Eq. 19 targets)\n\n"
             f"Validation part: {len(split.val)} titles; |D_s| = {n_synthetic} (titles sampled "
-            f"at temperature {temperature:g}); target "
+            f"at temperature {temperature:g}, labels {target_labels}); target "
             f"prevalence under Eq. 19 {_fmt_list(y_val.mean(axis=0))}. Scores are mAP / AUC "
             f"against the Eq. 19 estimates of the validation targets; the SE is a paired "
             f"bootstrap over validation rows ({N_BOOTSTRAP} resamples), not over training "
@@ -459,16 +468,19 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
     flips = linked_flip_gap(split, gen, d_e_judge, args.seed)
     n_synthetic = args.n_synthetic or params["n_synthetic"]
     scores = selection_scores(split, ctx, args.seed, args.strategies, args.variant,
-                              args.options, args.alpha, n_synthetic, args.temperature)
+                              args.options, args.alpha, n_synthetic, args.temperature,
+                              args.target_labels)
     synthetic = {s: artifacts.synthetic_training_set(
         split, seed=args.seed, params=synthetic_params(scale, s, args.variant, args.options,
                                                        args.alpha, n_synthetic,
-                                                       args.temperature),
+                                                       args.temperature, args.target_labels),
         scale=scale, cache_dir=ctx.cache_dir)[0] for s in args.strategies}
     log.info("analysis (oracle)")
     analysis = analysis_section(true_prevalence(split), q_c_against_truth(split, gen),
                                 label_conditioning(split, gen, args.seed),
                                 copies_and_lengths(split, synthetic))
+    selection = selection_section(split, scores, n_synthetic, args.temperature,
+                                  args.target_labels)
     report = (f"# ADDES diagnostics: {args.dataset}, {scale.name} scale, seed {args.seed}\n\n"
               f"`{args.command}`. Data: {split.source}; sizes {split.sizes}. Generator: "
               f"{args.variant} (alpha {params['alpha']}, beta {params['beta']}, options "
@@ -476,10 +488,10 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
               f"cache {ctx.cache_dir}. No test-set number is computed.\n\n"
               f"{conditioning_markdown(gen.conditioning_)}{linked_flip_markdown(flips)}\n"
               f"{table3_section(examples)}\n"
-              f"{selection_section(split, scores, n_synthetic, args.temperature)}\n{analysis}")
+              f"{selection}\n{analysis}")
     record = selection_record(args, split, scores)
     record.update(variant=args.variant, options=args.options, n_synthetic=n_synthetic,
-                  temperature=args.temperature,
+                  temperature=args.temperature, target_labels=args.target_labels,
                   conditioning=gen.conditioning_,
                   table3=examples, linked_flip=flips)
     return report, record
@@ -563,7 +575,7 @@ def seed_summary(records: list[dict]) -> str:
 
 def report_path(args: argparse.Namespace, suffix: str = ".md") -> Path:
     """<out>/diagnose-<dataset>-<scale>[-<variant>][-alpha<a>][-opts<hash>][-ds<n>][-T<t>]
-    -seed<k><suffix>:
+    [-labels-<l>]-seed<k><suffix>:
     the generator's settings that differ from the published defaults are in the name, so
     diagnosing another alpha, variant or option set of the same seed never overwrites a report
     (and `--summary <out>/diagnose-...-seed*.json` globs one configuration)."""
@@ -578,6 +590,8 @@ def report_path(args: argparse.Namespace, suffix: str = ".md") -> Path:
         config += f"-ds{args.n_synthetic}"
     if args.temperature != artifacts.DEFAULT_TEMPERATURE:
         config += f"-T{args.temperature:g}"
+    if args.target_labels != "assigned":
+        config += f"-labels-{args.target_labels}"
     return args.out / f"diagnose-{args.dataset}-{args.scale}{config}-seed{args.seed}{suffix}"
 
 

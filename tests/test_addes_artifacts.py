@@ -120,6 +120,25 @@ def test_sampling_temperature_makes_its_own_synthetic_set(smoke_split, tmp_path,
     assert artifacts.synthetic_set_id(PARAMS) == ("resample", "assigned", 1.0)
 
 
+def test_shuffled_labels_control_keeps_titles_and_label_rows_but_not_their_pairing(
+        smoke_split, tmp_path):
+    """target_labels="shuffled" (a control): the same titles and the same multiset of label
+    rows as the assigned D_s, paired differently."""
+    assigned = artifacts.synthetic_training_set(smoke_split, seed=0, params=PARAMS, scale=SCALE,
+                                                cache_dir=tmp_path)
+    shuffled = artifacts.synthetic_training_set(smoke_split, seed=0,
+                                                params={**PARAMS, "target_labels": "shuffled"},
+                                                scale=SCALE, cache_dir=tmp_path)
+    np.testing.assert_array_equal(assigned[0].x, shuffled[0].x)
+    full = [artifacts.synthetic_training_set(smoke_split, seed=0, params={**p, "n_synthetic": 40},
+                                             scale=SCALE, cache_dir=tmp_path)[1]
+            for p in (PARAMS, {**PARAMS, "target_labels": "shuffled"})]
+    assert sorted(map(tuple, full[0])) == sorted(map(tuple, full[1]))
+    assert not np.array_equal(full[0], full[1])
+    with pytest.raises(ValueError, match="target_labels"):
+        artifacts.synthetic_set_id({"target_labels": "random"})
+
+
 def test_lower_temperature_draws_more_typical_titles(smoke_split, tmp_path):
     """generate(temperature=T) samples softmax(logits / T): near T = 0 the titles use fewer
     distinct words than the decoder's own draw (T = 1, the default)."""

@@ -136,6 +136,7 @@ def test_selection_reads_no_true_target_label(smoke_report):
     (["--n-synthetic", "0"], "--n-synthetic"),
     (["--temperature", "0"], "--temperature"),
     (["--temperature", "-0.5"], "--temperature"),
+    (["--target-labels", "random"], "--target-labels"),
     (["--data-dir", "/nonexistent/folder"], "--data-dir"),
     (["--bogus"], "--bogus"),
 ])
@@ -152,7 +153,8 @@ def test_each_generator_configuration_gets_its_own_report_file(tmp_path):
     configs = [[], ["--alpha", "1"], ["--alpha", "10"], ["--variant", "ADDES+G"],
                ["--options", "per_token=1"], ["--options", "per_token=1,label_input=1"],
                ["--n-synthetic", "2000"], ["--n-synthetic", "2000", "--variant", "ADDES+G"],
-               ["--temperature", "0.5"], ["--temperature", "0.5", "--n-synthetic", "2000"]]
+               ["--temperature", "0.5"], ["--temperature", "0.5", "--n-synthetic", "2000"],
+               ["--target-labels", "shuffled"], ["--target-labels", "q_C"]]
     paths = [diagnose.report_path(diagnose.parse_args(base + c)) for c in configs]
     assert len(set(paths)) == len(configs)
     assert paths[0] == tmp_path / "diagnose-stackoverflow-1-quick-seed3.md"
@@ -173,8 +175,9 @@ def test_n_synthetic_sizes_every_augmented_fit(monkeypatch):
     assert len(fits) == 6 and all(p == {} for m, p in fits if m not in ("AugCNN", "AugLR"))
 
 
-def test_temperature_reaches_every_augmented_fit_and_the_default_keeps_the_job_keys(monkeypatch):
-    """--temperature T: each D_e + D_s classifier gets D_s sampled at T; at the default the
+def test_temperature_and_labels_reach_every_augmented_fit_and_defaults_keep_job_keys(monkeypatch):
+    """--temperature T / --target-labels L: each D_e + D_s classifier gets D_s sampled at T
+    (labelled by L); at the defaults the
     params are the suite's own (no "temperature" key), so its records and cache are reused."""
     fits = []
     monkeypatch.setattr(diagnose, "fit_method",
@@ -184,6 +187,10 @@ def test_temperature_reaches_every_augmented_fit_and_the_default_keeps_the_job_k
     diagnose.selection_scores(None, ctx, 0, ["tied"], temperature=0.5)
     assert [p["temperature"] for m, p in fits if m in ("AugCNN", "AugLR")] == [0.5, 0.5]
     assert "temperature" not in diagnose.synthetic_params(SCALE, "tied")
+    fits.clear()
+    diagnose.selection_scores(None, ctx, 0, ["tied"], target_labels="shuffled")
+    assert [p["target_labels"] for m, p in fits if m in ("AugCNN", "AugLR")] == ["shuffled"] * 2
+    assert "target_labels" not in diagnose.synthetic_params(SCALE, "tied")
 
 
 def _table_record(path, seed: int, options: str, maps: dict[tuple[str, str], float],
