@@ -177,8 +177,8 @@ def test_n_synthetic_sizes_every_augmented_fit(monkeypatch):
 
 def test_temperature_and_labels_reach_every_augmented_fit_and_defaults_keep_job_keys(monkeypatch):
     """--temperature T / --target-labels L: each D_e + D_s classifier gets D_s sampled at T
-    (labelled by L); at the defaults the
-    params are the suite's own (no "temperature" key), so its records and cache are reused."""
+    and labelled by L; at the defaults the params are the suite's own (neither key), so its
+    records and cache are reused."""
     fits = []
     monkeypatch.setattr(diagnose, "fit_method",
                         lambda split, method, params, seed, ctx: fits.append((method, params)))
