@@ -16,7 +16,7 @@ only caller of split.oracle_target_labels here). Not in the paper (issue 13): "A
 with PLUS_OPTIONS) and "ADDES+G" (ADDES+ with PLUS_G_OPTIONS; its generator is the one of
 variant "ADDES+" with those options, and shares its cache entry) and "ADDES-tied" (the
 published generator, the same cache entry as "ADDES", with D_s's target labels tied to its
-source labels by Eq. 19: label sampling "tied").
+source labels by Eq. 19, label sampling "tied", and its titles sampled at temperature 1.5).
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ PLUS_G_OPTIONS: dict[str, Any] = {"per_token": True, "cons_classifier_grad": Fal
 _TRAINED_AS = {"ADDES+G": "ADDES+"}
 # variants that only draw D_s differently from another variant's generator (one cache entry,
 # one generator in a run's plan): "ADDES-tied" is the published generator with label sampling
-# "tied", the best D_s of that generator on validation at the paper's data sizes (sopaper,
+# "tied" and titles sampled at temperature 1.5 (its registration's params), the best D_s of
+# that generator on validation at the paper's data sizes (sopaper,
 # docs/findings-stackoverflow.md)
 DRAWS_FROM = {"ADDES-tied": "ADDES"}
 

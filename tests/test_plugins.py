@@ -348,7 +348,8 @@ def test_addes_plus_g_is_named_opt_in_and_its_jobs_carry_coupled_d_s_labels(clea
 
 
 def test_addes_tied_draws_tied_d_s_from_the_published_generator_in_one_plan(tmp_path):
-    """ADDES-tied: opt-in Table 2 columns whose jobs carry label sampling "tied" and whose D_s
+    """ADDES-tied: opt-in Table 2 columns whose jobs carry label sampling "tied" (titles at
+    temperature 1.5; the default jobs carry no temperature) and whose D_s
     comes from the published ADDES generator (one generator per seed in a run's plan, not two;
     the D_s sets differ)."""
     from bench.plan import plan_artifacts, plan_jobs
@@ -358,9 +359,10 @@ def test_addes_tied_draws_tied_d_s_from_the_published_generator_in_one_plan(tmp_
     assert spec.opt_in and spec.in_tables and not spec.in_paper
     table2 = EXPERIMENTS["table2"]
     named = expand(table2, SMOKE, ["AugCNN", "ADDES-tied"])
-    assert {(j.method, j.param_dict["variant"], j.param_dict["label_sampling"])
-            for j in named} == {("AugCNN", "ADDES", "resample"), ("AugCNN", "ADDES-tied", "tied"),
-                                ("AugGCN", "ADDES-tied", "tied"), ("AugLR", "ADDES-tied", "tied")}
+    assert {(j.method, j.param_dict["variant"], j.param_dict["label_sampling"],
+             j.param_dict.get("temperature")) for j in named} == {
+        ("AugCNN", "ADDES", "resample", None), ("AugCNN", "ADDES-tied", "tied", 1.5),
+        ("AugGCN", "ADDES-tied", "tied", 1.5), ("AugLR", "ADDES-tied", "tied", 1.5)}
     ctx = RunContext("stackoverflow", SMOKE, tmp_path / "run", tmp_path / "cache")
     planned = plan_jobs(ctx, [table2], ["AugCNN", "ADDES-tied"])
     kinds = [a.name for a in plan_artifacts(planned, SMOKE).values()]
