@@ -57,6 +57,20 @@ def test_rerun_trains_nothing_and_keeps_results(smoke_run):
     assert seconds < 15  # < 5 s on an idle 2-core machine; slack for a loaded CI host
 
 
+def test_a_variant_drawing_from_the_published_generator_trains_no_generator(smoke_run):
+    """--methods ADDES-tied after the suite: its Table 2 columns come from the generators the
+    suite already trained (a new D_s each, no new generator), beside the published columns."""
+    out, _, _ = smoke_run
+    proc = _run(out, "--experiments", "table2", "--methods", "ADDES-tied")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "training ADDES generator" not in proc.stderr
+    run_dir = out / "stackoverflow-smoke"
+    records = pd.read_csv(run_dir / "records.csv")
+    tied = records[records.p_variant == "ADDES-tied"]
+    assert set(tied.method) == {"AugCNN", "AugGCN", "AugLR"} and (tied.status == "ok").all()
+    assert "ADDES-tied" in (run_dir / "tables" / "table2.tex").read_text()
+
+
 def test_list_prints_methods_and_scales():
     proc = subprocess.run([sys.executable, "run_all.py", "--list"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
