@@ -268,7 +268,7 @@ def synthetic_training_set(split: Split, *, seed: int, params: Mapping[str, Any]
             if relabel == "q_C":  # the generator's own classifier labels what it generated
                 n_s = split.graph.n_inexact
                 labels[:, n_s:] = est.predict_proba(inputs)[:, n_s:]
-            elif relabel == "shuffled":  # what D_s is worth when its titles say nothing
+            elif relabel == "shuffled":  # what D_s is worth when titles and labels are unpaired
                 labels = labels[np.random.default_rng(seed).permutation(len(labels))]
             atomic_save((inputs, labels), path, (Inputs,))
     return inputs.subset(slice(0, n)), labels[:n]
