@@ -314,6 +314,15 @@ def q_c_against_truth(split: Split, gen: ADDESGenerator) -> dict[str, dict[str, 
             "Eq. 19 from y_s (0/1)": evaluate(truth, validation_targets(split), split.targets)}
 
 
+def selection_against_truth(split: Split, scores: list[ValScore]) -> list[dict]:
+    """ORACLE. Each selection row's validation predictions scored against the TRUE target
+    labels beside the Eq. 19 estimates it was selected on: how far Eq. 19 validation
+    misjudges D_e + D_s against D_e alone (no fit is repeated)."""
+    truth = split.oracle_target_labels("val")
+    return [{"model": s.model, "strategy": s.strategy, "mAP_eq19": s.mAP,
+             "mAP_true": evaluate(truth, s.scores, split.targets)["mAP"]} for s in scores]
+
+
 def true_prevalence(split: Split) -> dict[str, float]:
     """ORACLE. The fraction of validation titles TRULY in each target class."""
     truth = split.oracle_target_labels("val")
@@ -400,8 +409,7 @@ def selection_section(split: Split, scores: list[ValScore], n_synthetic: int,
         else:
             se = bootstrap_se(y_val, sets(strategy), sets(selected))
             gap = f"{mean - means[selected]:+.3f} ± {se:.3f}"
-        name = "D_e" if strategy == D_E_ALONE else f"D_e + D_s ({strategy})"
-        rows.append([name, *cells, f"{mean:.3f}", gap])
+        rows.append([_training_set(strategy), *cells, f"{mean:.3f}", gap])
     models = list(dict.fromkeys(r.model for r in scores))
     table = _table(["training set", *(f"{m} mAP / AUC" for m in models), "mean mAP",
                     "mean mAP − selected's (bootstrap SE)"], rows)
@@ -419,8 +427,9 @@ def selection_section(split: Split, scores: list[ValScore], n_synthetic: int,
 
 
 def analysis_section(prevalence: dict[str, float], q_c: dict[str, dict[str, float]],
-                     conditioning: list[dict], copies: list[dict]) -> str:
-    """Markdown: the three oracle diagnostics, each a table."""
+                     conditioning: list[dict], copies: list[dict],
+                     selection_truth: list[dict]) -> str:
+    """Markdown: the four oracle diagnostics, each a table."""
     q_table = _table(["scores on validation", "mAP (true targets)", "mean AUC (true targets)"],
                      [[k, f"{v['mAP']:.3f}", f"{v['AUC']:.3f}"] for k, v in q_c.items()])
     c_table = _table(
@@ -431,6 +440,9 @@ def analysis_section(prevalence: dict[str, float], q_c: dict[str, dict[str, floa
     m_table = _table(["titles", "n", "exact copies of a D_l title", "mean length (tokens)"],
                      [[r["titles"], str(r["n"]), "-" if r["copies"] is None
                        else f"{r['copies']:.3f}", f"{r['length']:.2f}"] for r in copies])
+    s_table = _table(["classifier", "training set", "mAP (Eq. 19 targets)", "mAP (true targets)"],
+                     [[r["model"], _training_set(r["strategy"]), f"{r['mAP_eq19']:.3f}",
+                       f"{r['mAP_true']:.3f}"] for r in selection_truth])
     return (f"## Analysis only (oracle: {ORACLE_NOTE})\n\n"
             f"### q_C against Eq. 19\n\nTrue target prevalence on validation: "
             f"{', '.join(f'{t} {p:.3f}' for t, p in prevalence.items())}.\n\n{q_table}\n"
@@ -439,7 +451,15 @@ def analysis_section(prevalence: dict[str, float], q_c: dict[str, dict[str, floa
             f"(resampled from D_l) and the same z, with every target on (y_t = 1) or off "
             f"(y_t = 0).\n\n{c_table}\n"
             f"### Memorisation and length\n\nCopies: the title's token sequence over the "
-            f"vocabulary equals a D_l title's.\n\n{m_table}")
+            f"vocabulary equals a D_l title's.\n\n{m_table}\n"
+            f"### The selection rows against the true targets\n\nThe same validation "
+            f"predictions as the selection table, scored against Eq. 19's estimates (what "
+            f"selection sees) and against the true target labels.\n\n{s_table}")
+
+
+def _training_set(strategy: str) -> str:
+    """A selection row's name: D_e alone, or D_e + D_s of a label-sampling strategy."""
+    return "D_e" if strategy == D_E_ALONE else f"D_e + D_s ({strategy})"
 
 
 def _fmt_list(values: np.ndarray) -> str:
@@ -467,18 +487,18 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
     examples = paired_examples(split, gen, d_e_judge, args.seed)
     flips = linked_flip_gap(split, gen, d_e_judge, args.seed)
     n_synthetic = args.n_synthetic or params["n_synthetic"]
-    scores = selection_scores(split, ctx, args.seed, args.strategies, args.variant,
-                              args.options, args.alpha, n_synthetic, args.temperature,
-                              args.target_labels)
+    generator = {"variant": args.variant, "options": args.options, "alpha": args.alpha}
+    d_s = {"n_synthetic": n_synthetic, "temperature": args.temperature,
+           "target_labels": args.target_labels}
+    scores = selection_scores(split, ctx, args.seed, args.strategies, **generator, **d_s)
     synthetic = {s: artifacts.synthetic_training_set(
-        split, seed=args.seed, params=synthetic_params(scale, s, args.variant, args.options,
-                                                       args.alpha, n_synthetic,
-                                                       args.temperature, args.target_labels),
+        split, seed=args.seed, params=synthetic_params(scale, s, **generator, **d_s),
         scale=scale, cache_dir=ctx.cache_dir)[0] for s in args.strategies}
     log.info("analysis (oracle)")
+    selection_truth = selection_against_truth(split, scores)
     analysis = analysis_section(true_prevalence(split), q_c_against_truth(split, gen),
                                 label_conditioning(split, gen, args.seed),
-                                copies_and_lengths(split, synthetic))
+                                copies_and_lengths(split, synthetic), selection_truth)
     selection = selection_section(split, scores, n_synthetic, args.temperature,
                                   args.target_labels)
     report = (f"# ADDES diagnostics: {args.dataset}, {scale.name} scale, seed {args.seed}\n\n"
@@ -493,7 +513,7 @@ def diagnose(args: argparse.Namespace) -> tuple[str, dict]:
     record.update(variant=args.variant, options=args.options, n_synthetic=n_synthetic,
                   temperature=args.temperature, target_labels=args.target_labels,
                   conditioning=gen.conditioning_,
-                  table3=examples, linked_flip=flips)
+                  table3=examples, linked_flip=flips, oracle_selection_true=selection_truth)
     return report, record
 
 
@@ -561,8 +581,8 @@ def seed_summary(records: list[dict]) -> str:
         else:
             c = stats.compare(values, {seed: m[selected] for seed, m in by_seed.items()})
             gap = f"{c.delta:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}], p = {c.p_value:.2f}"
-        name = "D_e" if strategy == D_E_ALONE else f"D_e + D_s ({strategy})"
-        rows.append([name, ", ".join(chosen) or "-", f"{mean:.3f} ± {std:.3f}", gap])
+        rows.append([_training_set(strategy), ", ".join(chosen) or "-",
+                     f"{mean:.3f} ± {std:.3f}", gap])
     first = records[0]
     table = _table(["training set", "selected by seeds", "mean validation mAP (± std)",
                     "− selected's: mean [95% CI], paired p"], rows)

@@ -42,7 +42,8 @@ def test_report_has_every_section_and_names_the_best_strategy(smoke_report):
                     "## Selection (validation data only", "## Analysis only (oracle: uses true "
                     "target labels of training-side data; never used for selection)",
                     "### q_C against Eq. 19", "### Label conditioning",
-                    "### Memorisation and length"):
+                    "### Memorisation and length",
+                    "### The selection rows against the true targets"):
         assert heading in report
     assert "synthetic stand-in" in report and "No test-set number" in report
     assert "test" not in report.split("## Selection")[1]  # no test-set number below the header
@@ -59,6 +60,11 @@ def test_report_has_every_section_and_names_the_best_strategy(smoke_report):
     assert set(conditioning["q_C_val_AP"]) == {"classifier", "generative", "joint"}
     assert set(record["linked_flip"]["javascript"]) == {"y_t", "R_t", "joint"}
     assert "y_t alone" in report.split("## Selection")[0]
+    oracle = record["oracle_selection_true"]  # the selection rows, rescored: no new fit
+    assert [(r["model"], r["strategy"], r["mAP_eq19"]) for r in oracle] == [
+        (r["model"], r["strategy"], r["mAP"]) for r in record["selection"]]
+    assert all(0 <= r["mAP_true"] <= 1 for r in oracle)
+    assert any(r["mAP_true"] != r["mAP_eq19"] for r in oracle)  # scored on other targets
 
 
 def test_selection_picks_the_highest_mean_validation_map():
