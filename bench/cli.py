@@ -56,6 +56,7 @@ from bench.experiments import (
     expand,
     experiments_of,
     on_datasets,
+    on_seeds,
     roles,
     selected_experiments,
     table_methods,
@@ -106,6 +107,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="import this file or module before reading the method registry (its "
                         "@register methods join the tables); repeatable")
     p.add_argument("--seeds", type=int, help="seeds per table (default: the scale's; paper: 5)")
+    p.add_argument("--only-seeds", metavar="K,K,...", help="run only these of each table's "
+                   "seeds (0 .. --seeds - 1): a shard of a run split across machines or "
+                   "sessions; copy the shards' records/ into one run folder and rerun without "
+                   "it to report every seed, retraining nothing")
     p.add_argument("--jobs", type=int, default=DEFAULT_JOBS,
                    help=f"parallel worker processes (default: the cores, at most 4: "
                         f"{DEFAULT_JOBS} here; two 1-thread workers beat one 2-thread worker "
@@ -159,6 +164,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UserError(f"--{name}: must be a positive integer, got {value}")
+    if args.only_seeds is not None:
+        args.only_seeds = _seed_list(args.only_seeds)
     for name in ("experiments", "methods", "datasets"):  # ",": run nothing, overwrite records.csv
         value = getattr(args, name)
         if value is not None and not _split_list(value):
@@ -212,6 +219,14 @@ def print_listing() -> None:
 
 def _split_list(text: str | None) -> list[str] | None:
     return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _seed_list(text: str) -> list[int]:
+    """--only-seeds "3,4" -> [3, 4]: distinct non-negative integers, at least one."""
+    items = _split_list(text) or []
+    if not items or not all(item.isdigit() for item in items):
+        raise UserError(f"--only-seeds: comma-separated seeds (integers >= 0), got {text!r}")
+    return sorted({int(item) for item in items})
 
 
 def _run_all_suites(args: argparse.Namespace) -> int:
@@ -309,6 +324,13 @@ def run(args: argparse.Namespace) -> int:
         if not experiments:
             raise UserError(f"--datasets {args.datasets}: none of the selected experiments "
                             "has a job there")
+    if args.only_seeds is not None:
+        most = max((e.seeds(scale) for e in experiments), default=0)
+        experiments = on_seeds(experiments, args.only_seeds, scale)
+        if not experiments:
+            raise UserError(f"--only-seeds {','.join(map(str, args.only_seeds))}: none of the "
+                            f"selected experiments runs these seeds at scale {scale.name!r} "
+                            f"(they run seeds 0-{most - 1}; raise --seeds)")
     gate = _prepare_gate(args, scale.name)
     load_relations(args.relations)
     image = modality == "image"
@@ -495,7 +517,8 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         git_commit=commit, git_dirty=dirty, date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         torch_version=torch.__version__, device=ctx.device, dtype=ctx.dtype, threads=ctx.threads,
         cpu_kernels=kernels.describe(env["cpu_capability"], env["kernels"]), sizes=sizes,
-        target_estimate=ctx.scale.mj_target_estimate if image else "", targets=targets)
+        target_estimate=ctx.scale.mj_target_estimate if image else "", targets=targets,
+        only_seeds=tuple(getattr(args, "only_seeds", None) or ()))
     examples = None
     if "table3" in experiment_names and "AugCNN" in all_methods():
         from bench import artifacts

@@ -84,7 +84,13 @@ class Experiment:
     suite: str
     description: str
     points: Callable[[Scale], list[GridPoint]]
-    seeds: Callable[[Scale], int]
+    seeds: Callable[[Scale], int]  # its jobs run seeds 0 .. seeds(scale) - 1
+    only_seeds: frozenset[int] | None = None  # --only-seeds: of those, only these (a shard)
+
+    def seed_list(self, scale: Scale) -> list[int]:
+        """The seeds its jobs run at `scale`."""
+        return [seed for seed in range(self.seeds(scale))
+                if self.only_seeds is None or seed in self.only_seeds]
 
 
 def _table2(scale: Scale) -> list[GridPoint]:
@@ -213,7 +219,7 @@ def expand(experiment: Experiment, scale: Scale, methods: Iterable[str] | None =
     registered are skipped: their table cells show as missing. The jobs of an opt-in
     generator variant run only when `methods` names it."""
     registered = all_methods()
-    n_seeds = experiment.seeds(scale)
+    seeds = experiment.seed_list(scale)
     wanted = None if methods is None else list(methods)
     opt_in = {name for name, g in all_generators().items() if g.opt_in}
     jobs = []
@@ -223,8 +229,8 @@ def expand(experiment: Experiment, scale: Scale, methods: Iterable[str] | None =
         if params.get("variant") in opt_in and params["variant"] not in (wanted or ()):
             continue
         resolved = resolve_params(method, params, scale, modality_of(dataset))
-        point = [Job(dataset, method, seed, resolved) for seed in range(n_seeds)]
-        if wanted is None or any(selects(name, point[0]) for name in wanted):
+        point = [Job(dataset, method, seed, resolved) for seed in seeds]
+        if point and (wanted is None or any(selects(name, point[0]) for name in wanted)):
             jobs += point
     return jobs
 
@@ -299,5 +305,27 @@ def on_datasets(experiments: Sequence[Experiment], datasets: Sequence[str] | Non
         narrowed = replace(e, points=lambda s, points=e.points: [
             p for p in points(s) if p[0] in wanted])
         if narrowed.points(scale):
+            kept.append(narrowed)
+    return kept
+
+
+def on_seeds(experiments: Sequence[Experiment], seeds: Sequence[int] | None,
+             scale: Scale) -> list[Experiment]:
+    """The experiments restricted to `seeds` of their own (--only-seeds; None: all): a shard
+    of a run whose other seeds run elsewhere. Records are keyed by job, so the shards'
+    `records/` folders copied into one run folder make the whole run, reused without
+    retraining. An experiment with none of these seeds at `scale` is dropped, and so are
+    Table 3 and Figure 5 (the output of seed 0's generator) unless seed 0 is kept."""
+    if seeds is None:
+        return list(experiments)
+    wanted = frozenset(seeds)
+    kept = []
+    for e in experiments:
+        if e.name in GENERATOR_OUTPUTS:
+            if 0 in wanted:
+                kept.append(e)
+            continue
+        narrowed = replace(e, only_seeds=wanted if e.only_seeds is None else e.only_seeds & wanted)
+        if narrowed.seed_list(scale):
             kept.append(narrowed)
     return kept

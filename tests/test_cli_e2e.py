@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -69,6 +70,34 @@ def test_a_variant_drawing_from_the_published_generator_trains_no_generator(smok
     tied = records[records.p_variant == "ADDES-tied"]
     assert set(tied.method) == {"AugCNN", "AugGCN", "AugLR"} and (tied.status == "ok").all()
     assert "ADDES-tied" in (run_dir / "tables" / "table2.tex").read_text()
+
+
+def test_seed_shards_merge_into_the_whole_run_retraining_nothing(smoke_run, tmp_path):
+    """--only-seeds 0 and 1 on two "machines", their records/ copied into one run folder: the
+    whole run reports both seeds and trains nothing, with the keys and values of the run that
+    did every seed at once."""
+    out, _, _ = smoke_run
+    chosen = ("--experiments", "table2", "--methods", "TF-IDF+LR")
+    merged = tmp_path / "merged" / "stackoverflow-smoke" / "records"
+    merged.mkdir(parents=True)
+    for seed in (0, 1):
+        shard = tmp_path / f"shard{seed}"
+        proc = _run(shard, *chosen, "--only-seeds", str(seed))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert set(pd.read_csv(shard / "stackoverflow-smoke" / "records.csv").seed) == {seed}
+        report = (shard / "stackoverflow-smoke" / "report.md").read_text()
+        assert f"seeds: {seed} of 0-1 (a shard" in report
+        for record in (shard / "stackoverflow-smoke" / "records").glob("*.json"):
+            record.rename(merged / record.name)
+    proc = _run(tmp_path / "merged", *chosen)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "jobs to run" not in proc.stderr
+    records = pd.read_csv(merged.parent / "records.csv")
+    assert len(records) == 4 and set(records.seed) == {0, 1}
+    for row in records.itertuples():  # the whole suite's record of the same job
+        at_once = json.loads((out / "stackoverflow-smoke" / "records" / f"{row.key}.json")
+                             .read_text())["metrics"]
+        assert (row.mAP, row.AUC) == (at_once["mAP"], at_once["AUC"])
 
 
 def test_list_prints_methods_and_scales():

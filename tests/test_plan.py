@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.cli import main
 from bench.data.splits import DEFAULT_RELATIONS
-from bench.experiments import EXPERIMENTS, expand, on_datasets
+from bench.experiments import EXPERIMENTS, expand, on_datasets, on_seeds
 from bench.runner import RunContext, job_key
 from bench.scales import get_scale
 
@@ -104,3 +104,33 @@ def test_on_datasets_keeps_the_first_datasets_generator_outputs_only_with_it():
     assert len(expand(first["fig8"], scale)) == len(expand(EXPERIMENTS["fig8"], scale))
     second = {e.name for e in on_datasets(suite, ["stackoverflow-2"], scale)}
     assert second == {"table2", "fig3"}
+
+
+def test_on_seeds_keeps_only_those_seeds_and_seed_0s_generator_outputs_with_seed_0():
+    scale = get_scale("smoke")  # Table 2 and Figure 3: 2 seeds; Figure 8: 1
+    suite = [e for e in EXPERIMENTS.values() if e.suite == "stackoverflow"]
+    assert on_seeds(suite, None, scale) == suite
+    second = {e.name: e for e in on_seeds(suite, [1], scale)}
+    assert "fig8" not in second and not {"table3", "fig5"} & set(second)
+    whole = expand(EXPERIMENTS["table2"], scale)
+    assert expand(second["table2"], scale) == [j for j in whole if j.seed == 1]
+    first = {e.name for e in on_seeds(suite, [0, 7], scale)}
+    assert first == {e.name for e in suite}
+    assert on_seeds(suite, [7], scale) == []
+
+
+def test_only_seeds_dry_run_lists_the_shard_and_bad_values_are_user_errors(tmp_path, capsys):
+    assert main([*ARGS, "--out", str(tmp_path / "r"), "--experiments", "table2",
+                 "--only-seeds", "1"]) == 0
+    text = capsys.readouterr().out
+    assert main([*ARGS, "--out", str(tmp_path / "r"), "--experiments", "table2"]) == 0
+    whole = capsys.readouterr().out
+
+    def jobs(out: str) -> int:  # "Dry run of stackoverflow at scale smoke: 22 jobs, ..."
+        return int(out.split(": ", 1)[1].split(" jobs")[0])
+    assert jobs(whole) == 2 * jobs(text) > 0
+    for bad, says in (("x", "integers >= 0"), ("-1", "integers >= 0"), (",", "integers >= 0"),
+                      ("5", "they run seeds 0-1; raise --seeds")):
+        assert main([*ARGS, "--out", str(tmp_path / "r"), "--experiments", "table2",
+                     "--only-seeds", bad]) == 2
+        assert says in capsys.readouterr().err

@@ -47,7 +47,7 @@ class RunInfo:
     command: str
     suite: str
     scale: str
-    seeds: int
+    seeds: int  # per table
     source: str
     git_commit: str
     git_dirty: bool
@@ -61,6 +61,7 @@ class RunInfo:
     target_estimate: str = ""  # MJSynth: how D_e got its target letters (the jobs' parameter)
     modality: str = "text"  # "image": the image suite's figures (an image spec's too)
     targets: tuple[str, ...] = ()  # T of the run's first dataset (Figure 5's row labels)
+    only_seeds: tuple[int, ...] = ()  # --only-seeds: the shard of the seeds this run holds
 
     def caption_facts(self) -> CaptionFacts:
         return CaptionFacts(source=self.source, scale=self.scale, sizes=self.sizes)

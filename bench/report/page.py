@@ -150,10 +150,17 @@ def _failed_markdown(records: pd.DataFrame) -> str:
                     tablefmt="github", disable_numparse=True) + "\n"
 
 
+def _seeds(info: RunInfo) -> str:
+    if not info.only_seeds:
+        return str(info.seeds)
+    return (f"{', '.join(map(str, info.only_seeds))} of 0-{info.seeds - 1} (a shard, "
+            "--only-seeds: every mean and test below uses these seeds only)")
+
+
 def _provenance(info: RunInfo, records: pd.DataFrame) -> list[str]:
     lines = ["## How this report was produced", "",
              f"- Command: `{info.command}`",
-             f"- Suite: {info.suite}; scale: {info.scale}; seeds: {info.seeds}",
+             f"- Suite: {info.suite}; scale: {info.scale}; seeds: {_seeds(info)}",
              f"- Data source: {info.source}",
              f"- Git commit: `{info.git_commit}`"
              + (" (working tree had uncommitted changes)" if info.git_dirty else " (clean)"),
