@@ -553,15 +553,24 @@ def load_selection_records(paths: list[Path]) -> list[dict]:
             raise UserError(f"--summary {path}: not a bench.diagnose selection file "
                             f"({err})") from None
         records.append(record)
-    kinds = {(r["dataset"], r["scale"], *mean_map_by_strategy(r["selection"]))
-             for r in records}
+    kinds = {(r["dataset"], r["scale"], *mean_map_by_strategy(r["selection"]),
+              *d_s_settings(r)) for r in records}
     if len(kinds) != 1:
-        raise UserError(f"--summary: files of one dataset, scale and set of strategies only, "
-                        f"got {sorted(kinds)}")
+        raise UserError(f"--summary: files of one dataset, scale, set of strategies and D_s "
+                        f"temperature and labels only, got {sorted(kinds)}")
     seeds = [r["seed"] for r in records]
     if len(set(seeds)) != len(seeds):
         raise UserError(f"--summary: one file per seed, got seeds {sorted(seeds)}")
     return records
+
+
+def d_s_settings(record: dict) -> list[str]:
+    """['T 1.5', 'labels shuffled']: a record's D_s settings that are not the defaults
+    (records written before these existed had the defaults)."""
+    temperature = record.get("temperature", artifacts.DEFAULT_TEMPERATURE)
+    labels = record.get("target_labels", "assigned")
+    return ([f"T {temperature:g}"] if temperature != artifacts.DEFAULT_TEMPERATURE else []) + (
+        [f"labels {labels}"] if labels != "assigned" else [])
 
 
 def seed_summary(records: list[dict]) -> str:

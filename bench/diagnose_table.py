@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import stats
-from bench.diagnose import D_E_ALONE, _table
+from bench.diagnose import D_E_ALONE, _table, d_s_settings
 from bench.errors import UserError
 
 MODELS = ("TF-IDF+LR", "text-CNN")
@@ -46,9 +46,12 @@ class ConfigRow:
 
 
 def config_label(record: dict, strategy: str) -> str:
-    """'ADDES+ + per_token=1 (D_s resample)': the variant, its options, the D_s sampling."""
+    """'ADDES+ + per_token=1 (D_s resample)': the variant, its options, the D_s sampling, and
+    D_s's title temperature and labels where they are not the defaults ('(D_s tied, T 1.5)')
+    so that records of other D_s settings are never averaged as one configuration."""
     options = record.get("options") or ""
-    return f"{record['variant']}{' + ' + options if options else ''} (D_s {strategy})"
+    return (f"{record['variant']}{' + ' + options if options else ''} "
+            f"(D_s {', '.join([strategy, *d_s_settings(record)])})")
 
 
 def per_seed_rows(records: Sequence[dict]) -> dict[str, ConfigRow]:

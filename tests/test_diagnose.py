@@ -92,12 +92,15 @@ def test_average_precision_equals_scikit_learns():
                 average_precision_score(y, s), abs=1e-12)
 
 
-def _record(path, seed: int, maps: dict[str, float], dataset: str = "stackoverflow-1") -> str:
-    """A hand-made selection file: one classifier, mAP per strategy."""
+def _record(path, seed: int, maps: dict[str, float], dataset: str = "stackoverflow-1",
+            **d_s: object) -> str:
+    """A hand-made selection file: one classifier, mAP per strategy (`d_s`: D_s settings,
+    e.g. temperature=1.5; absent as in files written before they existed)."""
     rows = [{"model": "text-CNN", "strategy": k, "mAP": v, "AUC": 0.5} for k, v in maps.items()]
     best = max((v, k) for k, v in maps.items() if k != D_E_ALONE)[1]
     path.write_text(json.dumps({"dataset": dataset, "scale": "quick", "seed": seed,
-                                "source": "hand-made", "selected": best, "selection": rows}))
+                                "source": "hand-made", "selected": best, "selection": rows,
+                                **d_s}))
     return str(path)
 
 
@@ -112,6 +115,17 @@ def test_summary_selects_over_seeds(tmp_path, capsys):
     assert diagnose.main(["--summary", files[0], other]) == 2
     assert diagnose.main(["--summary", str(tmp_path / "absent.json")]) == 2
     assert diagnose.main(["--summary", files[0], files[0]]) == 2  # one file per seed
+
+
+def test_summary_never_pools_seeds_of_another_d_s_temperature_or_labelling(tmp_path, capsys):
+    maps = {D_E_ALONE: 0.6, "tied": 0.5}
+    plain = _record(tmp_path / "a.json", 0, maps, temperature=1.0, target_labels="assigned")
+    old = _record(tmp_path / "b.json", 1, maps)  # written before the settings were recorded
+    assert diagnose.main(["--summary", plain, old]) == 0
+    for other in ({"temperature": 1.5}, {"target_labels": "shuffled"}):
+        odd = _record(tmp_path / "c.json", 1, maps, **other)
+        assert diagnose.main(["--summary", plain, odd]) == 2
+        assert "temperature and labels" in capsys.readouterr().err
 
 
 def test_selection_reads_no_true_target_label(smoke_report):
@@ -200,7 +214,7 @@ def test_temperature_and_labels_reach_every_augmented_fit_and_defaults_keep_job_
 
 
 def _table_record(path, seed: int, options: str, maps: dict[tuple[str, str], float],
-                  y_t_gap: float) -> str:
+                  y_t_gap: float, **d_s: object) -> str:
     """A hand-made bench.diagnose record with conditioning numbers."""
     rows = [{"model": m, "strategy": s, "mAP": v, "AUC": 0.5} for (m, s), v in maps.items()]
     cond = {"y_t_gap": {"javascript": y_t_gap}, "y_t_gap_min": y_t_gap, "y_s_gap_mean": 0.01,
@@ -208,7 +222,7 @@ def _table_record(path, seed: int, options: str, maps: dict[tuple[str, str], flo
     path.write_text(json.dumps({"dataset": "stackoverflow-1", "scale": "quick", "seed": seed,
                                 "variant": "ADDES+", "options": options, "selection": rows,
                                 "conditioning": cond,
-                                "linked_flip": {"javascript": {"joint": 0.1}}}))
+                                "linked_flip": {"javascript": {"joint": 0.1}}, **d_s}))
     return str(path)
 
 
@@ -241,6 +255,17 @@ def test_configuration_table_tests_each_row_against_d_e_and_the_base_by_hand(tmp
     assert diagnose_table.main(files + ["--base", "nope"]) == 2
     assert diagnose_table.main([str(tmp_path / "absent.json")]) == 2
     assert "error:" in capsys.readouterr().err
+    hot = []  # the same seeds and configuration with D_s at temperature 1.5: rows of its own
+    for seed in range(3):
+        hot.append(_table_record(tmp_path / f"hot-{seed}.json", seed, "", {
+            **{(m, D_E_ALONE): d_e[seed] for m in diagnose_table.MODELS},
+            **{(m, "resample"): fix[seed] for m in diagnose_table.MODELS}}, 0.01,
+            temperature=1.5))
+    assert diagnose_table.main([*files, *hot]) == 0
+    rows = [x for x in capsys.readouterr().out.splitlines() if x.startswith("| ADDES+ (D_s")]
+    assert [x.split(" |")[0] for x in rows] == ["| ADDES+ (D_s resample)",
+                                                 "| ADDES+ (D_s resample, T 1.5)"]
+    assert f"{np.mean(fix):.3f} (" in rows[1] and f"{np.mean(base):.3f} (" in rows[0]
 
 
 def test_configuration_table_reads_the_records_diagnose_writes(smoke_report, capsys):
