@@ -442,7 +442,8 @@ def _finish_gate(gate: dict, args: argparse.Namespace, ctx: RunContext, frame: p
             regress.check_exact_comparable(meta, env, args.check)
         result = regress.check(gate["reference"], frame, exact=args.exact,
                                min_effect=args.min_effect, experiments=experiment_names,
-                               methods=methods, datasets=datasets)
+                               methods=methods, datasets=datasets,
+                               seeds=getattr(args, "only_seeds", None))
         notes += regress.environment_notes(meta, env)
         identity = json.loads(json.dumps(ctx.scale.identity(), default=str))  # tuples -> lists
         if meta.get("scale_identity") not in (None, identity):

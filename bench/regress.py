@@ -96,8 +96,11 @@ def with_cells(records: pd.DataFrame) -> pd.DataFrame:
 
 def select(records: pd.DataFrame, experiments: Iterable[str] | None = None,
            methods: Iterable[str] | None = None,
-           datasets: Iterable[str] | None = None) -> pd.DataFrame:
+           datasets: Iterable[str] | None = None,
+           seeds: Iterable[int] | None = None) -> pd.DataFrame:
     keep = pd.Series(True, index=records.index)
+    if seeds is not None:  # --only-seeds: a shard
+        keep &= records["seed"].isin(list(seeds))
     if experiments is not None:
         keep &= records["experiment"].isin(list(experiments))
     if datasets is not None:
@@ -262,16 +265,16 @@ class Result:
 
 def check(reference: pd.DataFrame, records: pd.DataFrame, *, exact: bool = False,
           min_effect: float = DEFAULT_MIN_EFFECT, experiments: Iterable[str] | None = None,
-          methods: Iterable[str] | None = None, datasets: Iterable[str] | None = None
-          ) -> Result:
+          methods: Iterable[str] | None = None, datasets: Iterable[str] | None = None,
+          seeds: Iterable[int] | None = None) -> Result:
     """Compare a run's records (records.csv rows) with reference rows, both as DataFrames.
 
-    `experiments`/`methods`/`datasets` are the run's selection (None: all); reference rows
-    outside it are not compared."""
+    `experiments`/`methods`/`datasets`/`seeds` are the run's selection (None: all); reference
+    rows outside it are not compared."""
     if min_effect < 0:
         raise UserError(f"--min-effect: must be >= 0, got {min_effect}")
     old_all = with_cells(reference)
-    old = select(old_all, experiments, methods, datasets)
+    old = select(old_all, experiments, methods, datasets, seeds)
     new = with_cells(records)
     cells = cell_differences(old, new)
     if exact:

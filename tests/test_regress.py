@@ -121,6 +121,12 @@ def test_new_and_missing_cells_are_listed():
     result = regress.check(both, old, datasets=["stackoverflow-1"])
     assert result.cells.empty and result.n_outside == len(old) and not result.failed
     assert len(regress.check(both, old).cells) == 2  # unselected, SO-2's cells are missing
+    # --only-seeds: the reference's other seeds are outside the shard, not "missing"
+    shard = old[old["seed"] == 1]
+    result = regress.check(old, shard, exact=True, seeds=[1])
+    assert result.cells.empty and result.n_outside == len(old) - len(shard) > 0
+    assert not result.failed
+    assert regress.check(old, shard, exact=True).failed  # unselected, seed 0 is missing
 
 
 def test_target_estimate_is_part_of_the_cell():
