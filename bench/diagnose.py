@@ -423,7 +423,11 @@ def selection_section(split: Split, scores: list[ValScore], n_synthetic: int,
             f"seeds.\n\n{table}\n"
             f"**Selected label sampling: {selected}** (highest mean validation mAP, "
             f"{means[selected]:.3f}); it {beats} D_e alone ({means[D_E_ALONE]:.3f}) on "
-            f"validation.\n")
+            f"validation. Read that comparison with its bias in mind: a classifier on D_e "
+            f"alone learns Eq. 19's rule (a target iff a linked tag), which Eq. 19 targets "
+            f"reward, so validation tends to under-rate D_e + D_s against D_e alone (section 'The "
+            f"selection rows against the true targets' below measures it on this run; "
+            f"docs/findings-stackoverflow.md over generators).\n")
 
 
 def analysis_section(prevalence: dict[str, float], q_c: dict[str, dict[str, float]],
