@@ -288,6 +288,21 @@ def selected_experiments(experiments: Sequence[Experiment], methods: Sequence[st
     return [e for e in experiments if e.name not in GENERATOR_OUTPUTS]
 
 
+def _narrowed(experiments: Sequence[Experiment], keep_output: Callable[[Experiment], bool],
+              narrow: Callable[[Experiment], Experiment | None]) -> list[Experiment]:
+    """Each experiment `narrow`ed (None: dropped); Table 3 and Figure 5, the generator's own
+    output (no jobs), kept where `keep_output` says."""
+    kept = []
+    for e in experiments:
+        if e.name in GENERATOR_OUTPUTS:
+            narrowed = e if keep_output(e) else None
+        else:
+            narrowed = narrow(e)
+        if narrowed is not None:
+            kept.append(narrowed)
+    return kept
+
+
 def on_datasets(experiments: Sequence[Experiment], datasets: Sequence[str] | None,
                 scale: Scale) -> list[Experiment]:
     """The experiments restricted to the grid points of `datasets` (--datasets; None: all).
@@ -296,17 +311,12 @@ def on_datasets(experiments: Sequence[Experiment], datasets: Sequence[str] | Non
     if datasets is None:
         return list(experiments)
     wanted = frozenset(datasets)
-    kept = []
-    for e in experiments:
-        if e.name in GENERATOR_OUTPUTS:
-            if SUITES[e.suite][0] in wanted:
-                kept.append(e)
-            continue
+
+    def narrow(e: Experiment) -> Experiment | None:
         narrowed = replace(e, points=lambda s, points=e.points: [
             p for p in points(s) if p[0] in wanted])
-        if narrowed.points(scale):
-            kept.append(narrowed)
-    return kept
+        return narrowed if narrowed.points(scale) else None
+    return _narrowed(experiments, lambda e: SUITES[e.suite][0] in wanted, narrow)
 
 
 def on_seeds(experiments: Sequence[Experiment], seeds: Sequence[int] | None,
@@ -319,13 +329,9 @@ def on_seeds(experiments: Sequence[Experiment], seeds: Sequence[int] | None,
     if seeds is None:
         return list(experiments)
     wanted = frozenset(seeds)
-    kept = []
-    for e in experiments:
-        if e.name in GENERATOR_OUTPUTS:
-            if 0 in wanted:
-                kept.append(e)
-            continue
-        narrowed = replace(e, only_seeds=wanted if e.only_seeds is None else e.only_seeds & wanted)
-        if narrowed.seed_list(scale):
-            kept.append(narrowed)
-    return kept
+
+    def narrow(e: Experiment) -> Experiment | None:
+        narrowed = replace(e, only_seeds=wanted if e.only_seeds is None
+                           else e.only_seeds & wanted)
+        return narrowed if narrowed.seed_list(scale) else None
+    return _narrowed(experiments, lambda e: 0 in wanted, narrow)
