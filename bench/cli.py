@@ -62,6 +62,7 @@ from bench.experiments import (
     table_methods,
 )
 from bench.io import atomic_write_text, check_writable
+from bench.method_runs import parse_seeds
 from bench.methods import all_generators, all_methods
 from bench.plugins import load_plugins, resolve
 from bench.records import records_frame, write_records_csv
@@ -165,7 +166,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if value is not None and value <= 0:
             raise UserError(f"--{name}: must be a positive integer, got {value}")
     if args.only_seeds is not None:
-        args.only_seeds = _seed_list(args.only_seeds)
+        args.only_seeds = sorted(parse_seeds(args.only_seeds, "--only-seeds"))
     for name in ("experiments", "methods", "datasets"):  # ",": run nothing, overwrite records.csv
         value = getattr(args, name)
         if value is not None and not _split_list(value):
@@ -219,14 +220,6 @@ def print_listing() -> None:
 
 def _split_list(text: str | None) -> list[str] | None:
     return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
-
-
-def _seed_list(text: str) -> list[int]:
-    """--only-seeds "3,4" -> [3, 4]: distinct non-negative integers, at least one."""
-    items = _split_list(text) or []
-    if not items or not all(item.isdigit() for item in items):
-        raise UserError(f"--only-seeds: comma-separated seeds (integers >= 0), got {text!r}")
-    return sorted({int(item) for item in items})
 
 
 def _run_all_suites(args: argparse.Namespace) -> int:
@@ -443,7 +436,7 @@ def _finish_gate(gate: dict, args: argparse.Namespace, ctx: RunContext, frame: p
         result = regress.check(gate["reference"], frame, exact=args.exact,
                                min_effect=args.min_effect, experiments=experiment_names,
                                methods=methods, datasets=datasets,
-                               seeds=getattr(args, "only_seeds", None))
+                               seeds=args.only_seeds)
         notes += regress.environment_notes(meta, env)
         identity = json.loads(json.dumps(ctx.scale.identity(), default=str))  # tuples -> lists
         if meta.get("scale_identity") not in (None, identity):
@@ -519,7 +512,7 @@ def write_reports(run_dir: Path, frame: pd.DataFrame, ctx: RunContext,
         torch_version=torch.__version__, device=ctx.device, dtype=ctx.dtype, threads=ctx.threads,
         cpu_kernels=kernels.describe(env["cpu_capability"], env["kernels"]), sizes=sizes,
         target_estimate=ctx.scale.mj_target_estimate if image else "", targets=targets,
-        only_seeds=tuple(getattr(args, "only_seeds", None) or ()))
+        only_seeds=tuple(args.only_seeds or ()))
     examples = None
     if "table3" in experiment_names and "AugCNN" in all_methods():
         from bench import artifacts

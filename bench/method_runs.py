@@ -43,12 +43,13 @@ def parse_params(text: str) -> dict[str, Any]:
     return params
 
 
-def parse_seeds(text: str) -> list[int]:
-    """`--seeds 0,1,2` -> [0, 1, 2] (a UserError naming the value otherwise)."""
-    try:
-        return [int(s) for s in text.split(",") if s]
-    except ValueError:
-        raise UserError(f"--seeds: comma-separated integers, got {text!r}") from None
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """`0,1,2` -> [0, 1, 2]: distinct seeds (integers >= 0) in the order given, at least one
+    (a UserError naming `option` and the value otherwise)."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items or not all(item.isdigit() for item in items):
+        raise UserError(f"{option}: comma-separated seeds (integers >= 0), got {text!r}")
+    return list(dict.fromkeys(int(item) for item in items))
 
 
 def params_suffix(params: dict[str, Any]) -> str:

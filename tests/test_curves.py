@@ -9,7 +9,9 @@ import pytest
 
 from baselines import training
 from bench import curves
+from bench.errors import UserError
 from bench.experiments import resolve_params
+from bench.method_runs import parse_seeds
 from bench.methods import get_method
 from bench.runner import RunContext, fit_method
 from bench.scales import get_scale
@@ -77,3 +79,10 @@ def test_recorder_skips_target_numbers_of_a_source_only_stage(n_out):
     x, y = torch.randn(6, 4), torch.ones(6, n_out)
     recorder(EpochReport(0, 0, 0.5, 0.4, model, x, y))
     assert recorder.rows[0]["val_target_loss"] is None
+
+
+def test_seed_lists_are_distinct_non_negative_and_errors_name_the_option():
+    assert parse_seeds("3, 1,3") == [3, 1]
+    for bad in ("", "x", "-1", "1,,b"):
+        with pytest.raises(UserError, match="^--only-seeds: comma-separated seeds"):
+            parse_seeds(bad, "--only-seeds")
