@@ -63,12 +63,13 @@ def table_methods(modality: str, paper: Sequence[str]) -> list[str]:
 def _table_points(datasets: Sequence[str], paper: Sequence[str], modality: str
                   ) -> list[GridPoint]:
     """Tables 2 / 4: each table method on each dataset, then each method on D_e + D_s fed
-    by each generator variant registered with in_tables=True (other than the default)."""
+    by each generator variant of the modality registered with in_tables=True (other than the
+    default)."""
     methods = table_methods(modality, paper)
     augmented = [m for m in methods if all_methods().get(m) is not None
                  and all_methods()[m].training_set == "D_e+D_s"]
     variants = [g.name for g in all_generators().values()
-                if g.in_tables and g.name != default_generator()]
+                if g.in_tables and g.name != default_generator() and modality in g.modalities]
     points = []
     for d in datasets:
         points += [(d, m, {}) for m in methods]
@@ -108,7 +109,7 @@ def _fig6(scale: Scale) -> list[GridPoint]:
 
 def _fig7(scale: Scale) -> list[GridPoint]:
     return [("stackoverflow-1", m, generator_params(v)) for m in ("AugCNN", "AugGCN")
-            for v in all_generators()]
+            for v, g in all_generators().items() if "text" in g.modalities]
 
 
 def _fig8(scale: Scale) -> list[GridPoint]:

@@ -13,9 +13,13 @@ metric. Two modes:
   seed failed in the new run (no finite value of a metric) fails the gate: there is nothing
   to compare, and "0 regressions" would hide a method that no longer runs.
 - exact (`--exact`): every (cell, seed, metric) value must be bit-identical (same machine
-  kind, CPU); any change fails. This is how a refactor proves it changed nothing.
+  kind, CPU); any change fails, and so does a reference cell (or seed) the run lacks. This is
+  how a refactor proves it changed nothing.
 
-In both modes the cells present on one side only are listed (in exact mode they fail too).
+In both modes the cells present on one side only are listed. A cell only the new run has (a
+method or grid point added since the reference was made) fails neither mode: it has no value
+to compare, and adding a column is not a change of the others; it is listed as new, and a
+reference remade on the same kind of machine takes it in.
 Only the part of the reference that the run selected (`--experiments`, `--methods`,
 `--datasets`) is compared; the rest is counted, not listed.
 
@@ -237,11 +241,16 @@ class Result:
     @property
     def failed(self) -> bool:
         return (bool(len(self.regressions)) or bool(len(self.without_success))
-                or (self.exact and bool(len(self.cells))))
+                or (self.exact and self.n_missing > 0))
+
+    @property
+    def n_missing(self) -> int:
+        """Cells of the reference's selection that the new run lacks (some or all seeds)."""
+        changes = self.cells["change"] if len(self.cells) else pd.Series(dtype=str)
+        return int(changes.str.startswith("missing").sum())
 
     def summary(self) -> str:
-        changes = self.cells["change"] if len(self.cells) else pd.Series(dtype=str)
-        missing = int(changes.str.startswith("missing").sum())
+        missing = self.n_missing
         added = len(self.cells) - missing
         side = f"; cells missing from the new run: {missing}, new cells: {added}"
         if self.exact:

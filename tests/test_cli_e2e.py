@@ -58,18 +58,32 @@ def test_rerun_trains_nothing_and_keeps_results(smoke_run):
     assert seconds < 15  # < 5 s on an idle 2-core machine; slack for a loaded CI host
 
 
-def test_a_variant_drawing_from_the_published_generator_trains_no_generator(smoke_run):
-    """--methods ADDES-tied after the suite: its Table 2 columns come from the generators the
-    suite already trained (a new D_s each, no new generator), beside the published columns."""
-    out, _, _ = smoke_run
-    proc = _run(out, "--experiments", "table2", "--methods", "ADDES-tied")
+def test_a_variant_drawing_from_the_published_generator_trains_no_generator(smoke_run, tmp_path):
+    """ADDES-tied's default Table 2 and Figure 7 columns come from the published generators the
+    suite trains (a D_s of their own, no generator of their own), beside the published columns."""
+    from bench.experiments import EXPERIMENTS
+    from bench.plan import plan_artifacts, plan_jobs
+    from bench.runner import RunContext
+    from bench.scales import get_scale
+
+    out, proc, _ = smoke_run
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "training ADDES generator" not in proc.stderr
+    smoke = get_scale("smoke")
+    ctx = RunContext("stackoverflow", smoke, tmp_path / "run", tmp_path / "cache")
+    suite = [e for e in EXPERIMENTS.values() if e.suite == "stackoverflow"]
+    without_tied = [p for p in plan_jobs(ctx, suite, None)
+                    if p.job.param_dict.get("variant") != "ADDES-tied"]
+    generators = sum(a.name.endswith("generator")
+                     for a in plan_artifacts(without_tied, smoke).values())
+    assert len(list((out / "cache" / "generators").glob("*.pt"))) == generators > 0
     run_dir = out / "stackoverflow-smoke"
     records = pd.read_csv(run_dir / "records.csv")
     tied = records[records.p_variant == "ADDES-tied"]
     assert set(tied.method) == {"AugCNN", "AugGCN", "AugLR"} and (tied.status == "ok").all()
-    assert "ADDES-tied" in (run_dir / "tables" / "table2.tex").read_text()
+    assert set(tied.experiment) == {"table2", "fig7"}
+    assert set(records[records.p_variant == "ADDES"].method) >= {"AugCNN", "AugGCN", "AugLR"}
+    table2 = (run_dir / "tables" / "table2.tex").read_text()
+    assert "ADDES-tied" in table2 and "AugCNN" in table2
 
 
 def test_seed_shards_merge_into_the_whole_run_retraining_nothing(smoke_run, tmp_path):

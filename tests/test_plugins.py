@@ -207,7 +207,7 @@ def test_a_new_generator_variant_needs_one_registration_line(clean_registry):
     assert {(j.method, j.param_dict["variant"]) for j in table2} == {
         ("AugCNN", "ADDES-new"), ("AugGCN", "ADDES-new"), ("AugLR", "ADDES-new")}
     assert {j.param_dict["variant"] for j in expand(EXPERIMENTS["fig7"], SMOKE)} == {
-        "ADDES", "ADDES-CNN", "ADDES-W", "ADDES-new"}  # ADDES+ is opt-in (--methods ADDES+)
+        "ADDES", "ADDES-CNN", "ADDES-W", "ADDES-tied", "ADDES-new"}  # ADDES+ is opt-in
     table4 = expand(EXPERIMENTS["table4"], SMOKE, ["ADDES-new"])
     assert table4 and all(j.param_dict["alpha"] == 100.0 for j in table4)
     # its columns: "AugCNN (ADDES-new)", starred, compared with text-CNN and with AugCNN
@@ -323,8 +323,8 @@ def test_an_opt_in_variant_runs_only_when_named():
     assert "ADDES+" not in {j.param_dict.get("variant") for j in expand(table2, SMOKE)}
     named = expand(table2, SMOKE, ["text-CNN", "AugCNN", "ADDES+"])
     assert {(j.method, j.param_dict.get("variant")) for j in named} == {
-        ("text-CNN", None), ("AugCNN", "ADDES"), ("AugCNN", "ADDES+"), ("AugGCN", "ADDES+"),
-        ("AugLR", "ADDES+")}
+        ("text-CNN", None), ("AugCNN", "ADDES"), ("AugCNN", "ADDES-tied"), ("AugCNN", "ADDES+"),
+        ("AugGCN", "ADDES+"), ("AugLR", "ADDES+")}
 
 
 def test_addes_plus_g_is_named_opt_in_and_its_jobs_carry_coupled_d_s_labels(clean_registry):
@@ -337,7 +337,7 @@ def test_addes_plus_g_is_named_opt_in_and_its_jobs_carry_coupled_d_s_labels(clea
     named = expand(table2, SMOKE, ["text-CNN", "AugCNN", "ADDES+G"])
     assert {(j.method, j.param_dict.get("variant"), j.param_dict.get("label_sampling"))
             for j in named} == {
-        ("text-CNN", None, None), ("AugCNN", "ADDES", "resample"),
+        ("text-CNN", None, None), ("AugCNN", "ADDES", "resample"), ("AugCNN", "ADDES-tied", "tied"),
         ("AugCNN", "ADDES+G", "coupled"), ("AugGCN", "ADDES+G", "coupled"),
         ("AugLR", "ADDES+G", "coupled")}
     fig7 = {j.param_dict["variant"]: j.param_dict["label_sampling"]
@@ -348,7 +348,7 @@ def test_addes_plus_g_is_named_opt_in_and_its_jobs_carry_coupled_d_s_labels(clea
 
 
 def test_addes_tied_draws_tied_d_s_from_the_published_generator_in_one_plan(tmp_path):
-    """ADDES-tied: opt-in Table 2 columns whose jobs carry label sampling "tied" (titles at
+    """ADDES-tied: default Table 2 columns whose jobs carry label sampling "tied" (titles at
     temperature 1.5; the default jobs carry no temperature) and whose D_s
     comes from the published ADDES generator (one generator per seed in a run's plan, not two;
     the D_s sets differ)."""
@@ -356,8 +356,15 @@ def test_addes_tied_draws_tied_d_s_from_the_published_generator_in_one_plan(tmp_
     from bench.runner import RunContext
 
     spec = registry.all_generators()["ADDES-tied"]
-    assert spec.opt_in and spec.in_tables and not spec.in_paper
+    assert not spec.opt_in and spec.in_tables and not spec.in_paper
     table2 = EXPERIMENTS["table2"]
+    default = {(j.method, j.param_dict.get("variant")) for j in expand(table2, SMOKE)}
+    assert {("AugCNN", "ADDES"), ("AugCNN", "ADDES-tied"), ("AugLR", "ADDES-tied")} <= default
+    assert "ADDES-tied" in {j.param_dict["variant"] for j in expand(EXPERIMENTS["fig7"], SMOKE)}
+    # text only (its titles are sampled at a temperature): never a Table 4 column
+    assert spec.modalities == ("text",)
+    assert "ADDES-tied" not in {j.param_dict.get("variant")
+                                for j in expand(EXPERIMENTS["table4"], SMOKE)}
     named = expand(table2, SMOKE, ["AugCNN", "ADDES-tied"])
     assert {(j.method, j.param_dict["variant"], j.param_dict["label_sampling"],
              j.param_dict.get("temperature")) for j in named} == {

@@ -112,7 +112,14 @@ def test_new_and_missing_cells_are_listed():
         assert result.cells.set_index("method").loc["AugCNN", "point"] == "n_synthetic=200"
         text = regress.result_markdown(result)
         assert "GRU" in text and "AugLR" in text and "missing from the new run" in text
-        assert result.failed == exact  # listed in both modes; fails only the exact check
+        # listed in both modes; a missing cell fails the exact check, a new one neither check
+        assert result.failed == exact
+        assert "missing from the new run: 1, new cells: 2" in result.summary()
+    only_new = regress.check(old, pd.concat([old, swept]), exact=True)
+    assert set(only_new.cells["method"]) == {"AugCNN"} and not only_new.failed
+    assert "PASS" in only_new.summary() and "new cells: 1" in only_new.summary()
+    fewer_seeds = regress.check(old, old[(old["method"] != "GRU") | (old["seed"] != 1)], exact=True)
+    assert fewer_seeds.failed and fewer_seeds.cells["seeds"].tolist() == ["1"]
     # outside the run's selection: counted, not listed
     result = regress.check(old, new[new["method"] == "text-CNN"], methods=["text-CNN"])
     assert result.cells.empty and result.n_outside == len(OTHER)

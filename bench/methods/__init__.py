@@ -107,6 +107,7 @@ class GeneratorSpec:
     # job params its jobs carry beside "variant" (e.g. ADDES+G's D_s label sampling); the
     # suite's grids put them in every job it feeds
     params: Mapping[str, Any] = field(default_factory=dict)
+    modalities: tuple[str, ...] = ("text", "image")  # the data its D_s can be made for
 
 
 REGISTRY: dict[str, MethodSpec] = {}
@@ -165,13 +166,15 @@ def register(
 
 def register_generator(name: str, summary: str, *, in_paper: bool = True,
                        in_tables: bool = False, opt_in: bool = False,
-                       params: Mapping[str, Any] | None = None) -> None:
+                       params: Mapping[str, Any] | None = None,
+                       modalities: tuple[str, ...] = ("text", "image")) -> None:
     """Register an ADDES generator variant (bench/artifacts.py trains it from a job's
     `variant` param). in_tables: Table 2 / 4 show the augmented methods it feeds as their own
     columns ("AugCNN (name)") beside the default variant's. opt_in: its jobs (Figure 7, and
     the tables with in_tables) run only when --methods names it. params: job params (among
     SYNTHETIC's and SYNTHETIC_OPTIONAL) that its jobs carry beside the variant, e.g. its D_s
-    label sampling."""
+    label sampling. modalities: the data it applies to (e.g. text only, where its params
+    sample titles at a temperature)."""
     origin = _origin(sys._getframe(1).f_globals.get("__name__", ""))  # the calling module
     unknown = set(params or {}) - set(SYNTHETIC) - set(SYNTHETIC_OPTIONAL)
     if unknown:
@@ -179,7 +182,7 @@ def register_generator(name: str, summary: str, *, in_paper: bool = True,
                          f"{', '.join([*SYNTHETIC, *SYNTHETIC_OPTIONAL])}")
     _claim(name, origin)
     GENERATORS[name] = GeneratorSpec(name, summary, in_paper, in_tables, origin, opt_in,
-                                     dict(params or {}))
+                                     dict(params or {}), tuple(modalities))
 
 
 def generator_params(name: str) -> dict[str, Any]:
