@@ -113,7 +113,9 @@ def fit_multilabel(
     if config.prior_init:
         with torch.no_grad():
             model.output_bias.copy_(prior_log_odds(y))
-    optimizer = make_optimizer(model.parameters(), config)
+    # a model may train its parts at different rates (ML-GCN's backbone_lr)
+    params = model.param_groups(config.lr) if hasattr(model, "param_groups") else model.parameters()
+    optimizer = make_optimizer(params, config)
     best_loss, best_state, bad_epochs = float("inf"), None, 0
     stage, _stage_counter[0] = _stage_counter[0], _stage_counter[0] + 1
     for epoch in range(config.max_epochs):

@@ -373,3 +373,37 @@ def test_ml_gcn_backbone_restarts_keep_the_backbone_of_lowest_validation_loss(sm
                                   default.predict_proba(split.test))
     with pytest.raises(ValueError, match="backbone_restarts"):
         MLGCN(10, backbone_restarts=0)
+
+
+def test_ml_gcn_backbone_lr_scales_how_far_the_warm_started_features_move(smoke_split2):
+    """`backbone_lr`: 0 leaves the warm-started features as the backbone left them (only the
+    GCN and the class biases train); 0.1 moves them, less than the default 1.0 does; 1.0 is
+    the default recipe bit for bit."""
+    split = smoke_split2
+    y = np.concatenate([split.y_s, split.estimated_targets(split.y_s)], axis=1)
+    probe = torch.as_tensor(split.test.x[:32])
+
+    def fit(**params):
+        est = get_method("ML-GCN").build(MethodContext(
+            get_scale("smoke"), 0, "text", len(split.labeled.vocab), TrainConfig(),
+            {"warm_start": "target", **params}))
+        backbone = est._backbone()
+        backbone.fit(split.labeled, y, graph=split.graph)
+        with torch.no_grad():
+            before = backbone.model_.features.eval()(probe).clone()
+        est.fit(split.labeled, y, graph=split.graph)
+        head = [p for n, p in est.model_.named_parameters() if not n.startswith("features.")]
+        with torch.no_grad():
+            moved = (est.model_.features.eval()(probe) - before).abs().max().item()
+        return est, moved, head
+
+    frozen, moved_0, head = fit(backbone_lr=0.0)
+    assert moved_0 == 0.0 and all(p.requires_grad for p in head)
+    _, moved_01, _ = fit(backbone_lr=0.1)
+    default, moved_1, _ = fit()
+    assert 0.0 < moved_01 < moved_1
+    again, _, _ = fit(backbone_lr=1.0)
+    np.testing.assert_array_equal(again.predict_proba(split.test), default.predict_proba(split.test))
+    assert not np.array_equal(frozen.predict_proba(split.test), default.predict_proba(split.test))
+    with pytest.raises(ValueError, match="backbone_lr"):
+        MLGCN(10, backbone_lr=-0.1)

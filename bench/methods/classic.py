@@ -115,14 +115,16 @@ def ml_gcn(ctx: MethodContext) -> MLGCN:
     Job param `stop_on` (default "all"; "targets": early stopping on the target classes'
     validation loss alone, `MLGCN.stop_on`). Job param `backbone_restarts` (default 1): that
     many warm-start backbones from different seeds, the one of lowest validation loss kept
-    (`MLGCN.backbone_restarts`)."""
+    (`MLGCN.backbone_restarts`). Job param `backbone_lr` (default 1.0): the warm-started
+    features' rate under the GCN head, x the head's (0.1: the original's; 0: frozen)."""
     s = ctx.scale
     return MLGCN(ctx.vocab_size, s.embed_dim, s.cnn_maps, gcn_hidden=gcn_hidden(ctx),
                  config=prior_init(ctx), seed=ctx.seed, features=cnn_features(ctx),
                  warm_start=ctx.params.get("warm_start", False),
                  target_share=ctx.params.get("target_share"),
                  stop_on=ctx.params.get("stop_on", "all"),
-                 backbone_restarts=int(ctx.params.get("backbone_restarts", 1)))
+                 backbone_restarts=int(ctx.params.get("backbone_restarts", 1)),
+                 backbone_lr=float(ctx.params.get("backbone_lr", 1.0)))
 
 
 ZERO_SHOT_NODES = ("one-hot", "semantic")
