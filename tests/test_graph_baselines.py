@@ -403,7 +403,8 @@ def test_ml_gcn_backbone_lr_scales_how_far_the_warm_started_features_move(smoke_
     default, moved_1, _ = fit()
     assert 0.0 < moved_01 < moved_1
     again, _, _ = fit(backbone_lr=1.0)
-    np.testing.assert_array_equal(again.predict_proba(split.test), default.predict_proba(split.test))
+    np.testing.assert_array_equal(again.predict_proba(split.test),
+                                  default.predict_proba(split.test))
     assert not np.array_equal(frozen.predict_proba(split.test), default.predict_proba(split.test))
     with pytest.raises(ValueError, match="backbone_lr"):
         MLGCN(10, backbone_lr=-0.1)
